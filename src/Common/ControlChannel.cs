@@ -1,0 +1,32 @@
+namespace Prefork;
+
+/// <summary>
+/// The master–worker channel: one text line per message over the worker's stdin (master → worker) and
+/// stdout (worker → master), as unicorn does with a pipe per worker. End of file on the worker's stdin
+/// means the master is gone, however it died. Logs never use stdout; they go to stderr.
+/// </summary>
+public static class ControlChannel
+{
+    /// <summary>Master → worker: stop accepting, finish in-flight requests, exit.</summary>
+    public const string Stop = "stop";
+
+    /// <summary>Worker → master: booted and accepting. A worker that dies before this failed to boot.</summary>
+    public const string Ready = "ready";
+
+    /// <summary>Worker → master, every second while the worker's loop turns: "heartbeat REQUESTS CONNECTIONS".</summary>
+    public const string Heartbeat = "heartbeat";
+
+    /// <summary>The exit code of a worker that cannot boot (gunicorn's WORKER_BOOT_ERROR): the master stops respawning.</summary>
+    public const int BootErrorExitCode = 3;
+
+    public static string FormatHeartbeat(long requests, int connections) => $"{Heartbeat} {requests} {connections}";
+
+    public static bool TryParseHeartbeat(string line, out long requests, out int connections)
+    {
+        requests = 0;
+        connections = 0;
+        var parts = line.Split(' ');
+        return parts.Length == 3 && parts[0] == Heartbeat
+            && long.TryParse(parts[1], out requests) && int.TryParse(parts[2], out connections);
+    }
+}

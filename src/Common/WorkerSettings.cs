@@ -1,0 +1,73 @@
+namespace Prefork;
+
+public enum WorkerClass { Async, Sync }
+
+/// <summary>
+/// Everything the master tells a worker at spawn time. It travels in environment variables, like the
+/// descriptors nginx and systemd hand to a child; this class is the only place that knows their names.
+/// </summary>
+public sealed record WorkerSettings
+{
+    /// <summary>Listening socket descriptors inherited from the master.</summary>
+    public required int[] ListenFds { get; init; }
+    /// <summary>The worker's slot, 1..N, stable across replacements so logs read like a table.</summary>
+    public required int Number { get; init; }
+    public WorkerClass Class { get; init; } = WorkerClass.Async;
+    /// <summary>Open connections one async worker serves at once before it stops accepting.</summary>
+    public int MaxConnections { get; init; } = 1000;
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Time a client has to send a whole request head, and between body reads.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public HttpLimits Limits { get; init; } = new();
+    public Log.Level LogLevel { get; init; } = Log.Level.Info;
+
+    private const string Prefix = "PREFORK_";
+
+    public IEnumerable<KeyValuePair<string, string>> ToEnvironment()
+    {
+        yield return new(Prefix + "LISTEN_FDS", string.Join(',', ListenFds));
+        yield return new(Prefix + "WORKER_NUMBER", Number.ToString());
+        yield return new(Prefix + "WORKER_CLASS", Class.ToString());
+        yield return new(Prefix + "WORKER_CONNECTIONS", MaxConnections.ToString());
+        yield return new(Prefix + "KEEP_ALIVE_MS", ((long)KeepAlive.TotalMilliseconds).ToString());
+        yield return new(Prefix + "REQUEST_TIMEOUT_MS", ((long)RequestTimeout.TotalMilliseconds).ToString());
+        yield return new(Prefix + "GRACEFUL_TIMEOUT_MS", ((long)GracefulTimeout.TotalMilliseconds).ToString());
+        yield return new(Prefix + "LIMIT_REQUEST_LINE", Limits.MaxRequestLine.ToString());
+        yield return new(Prefix + "LIMIT_REQUEST_FIELDS", Limits.MaxHeaderFields.ToString());
+        yield return new(Prefix + "LIMIT_REQUEST_FIELD_SIZE", Limits.MaxHeaderFieldSize.ToString());
+        yield return new(Prefix + "LIMIT_REQUEST_HEADERS", Limits.MaxHeadersTotalSize.ToString());
+        yield return new(Prefix + "LIMIT_REQUEST_BODY", Limits.MaxBodySize.ToString());
+        yield return new(Prefix + "LOG_LEVEL", LogLevel.ToString());
+    }
+
+    /// <summary>Reads the settings a master put in this process's environment; throws when one is missing.</summary>
+    public static WorkerSettings FromEnvironment()
+    {
+        static string Get(string name) =>
+            Environment.GetEnvironmentVariable(Prefix + name)
+            ?? throw new InvalidOperationException($"{Prefix}{name} is not set: workers are started by the master");
+        static int Int(string name) => int.Parse(Get(name));
+        static TimeSpan Ms(string name) => TimeSpan.FromMilliseconds(long.Parse(Get(name)));
+
+        return new WorkerSettings
+        {
+            ListenFds = Get("LISTEN_FDS").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(),
+            Number = Int("WORKER_NUMBER"),
+            Class = Enum.Parse<WorkerClass>(Get("WORKER_CLASS")),
+            MaxConnections = Int("WORKER_CONNECTIONS"),
+            KeepAlive = Ms("KEEP_ALIVE_MS"),
+            RequestTimeout = Ms("REQUEST_TIMEOUT_MS"),
+            GracefulTimeout = Ms("GRACEFUL_TIMEOUT_MS"),
+            Limits = new HttpLimits
+            {
+                MaxRequestLine = Int("LIMIT_REQUEST_LINE"),
+                MaxHeaderFields = Int("LIMIT_REQUEST_FIELDS"),
+                MaxHeaderFieldSize = Int("LIMIT_REQUEST_FIELD_SIZE"),
+                MaxHeadersTotalSize = Int("LIMIT_REQUEST_HEADERS"),
+                MaxBodySize = long.Parse(Get("LIMIT_REQUEST_BODY")),
+            },
+            LogLevel = Enum.Parse<Log.Level>(Get("LOG_LEVEL")),
+        };
+    }
+}

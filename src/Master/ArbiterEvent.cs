@@ -1,0 +1,18 @@
+using System.Runtime.InteropServices;
+
+namespace Prefork.Master;
+
+/// <summary>Everything the arbiter's loop reacts to. Producers (signal handlers, pipes, process exits) only post these.</summary>
+public abstract record ArbiterEvent;
+
+public sealed record SignalReceived(PosixSignal Signal) : ArbiterEvent;
+
+public sealed record WorkerMessage(WorkerProcess Worker, string Line) : ArbiterEvent;
+
+public sealed record WorkerExited(WorkerProcess Worker, int ExitCode) : ArbiterEvent;
+
+/// <summary>Posted a few times a second so deadlines (boot back-off, graceful timeout) are noticed without another event.</summary>
+public sealed record Tick : ArbiterEvent
+{
+    public static readonly Tick Instance = new();
+}

@@ -1,0 +1,60 @@
+namespace Prefork.Master;
+
+/// <summary>Validated settings: the command line turned into what the master and its workers run with.</summary>
+public sealed record MasterConfig(
+    IReadOnlyList<BindAddress> Binds,
+    int Workers,
+    int Backlog,
+    TimeSpan GracefulTimeout,
+    WorkerSettings WorkerTemplate)
+{
+    public const string DefaultBind = "127.0.0.1:8888";
+
+    /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
+    public static (MasterConfig? Config, string? Error) From(Options o)
+    {
+        if (o.Workers is { } w && w < 1) return Fail($"--workers must be at least 1 (got {w})");
+        if (!Enum.TryParse<WorkerClass>(o.WorkerClass, ignoreCase: true, out var workerClass) || int.TryParse(o.WorkerClass, out _))
+            return Fail($"--worker-class must be async or sync (got '{o.WorkerClass}')");
+        if (o.WorkerConnections < 1) return Fail($"--worker-connections must be at least 1 (got {o.WorkerConnections})");
+        if (o.Backlog < 1) return Fail($"--backlog must be at least 1 (got {o.Backlog})");
+        if (o.KeepAlive < 0) return Fail($"--keep-alive must be 0 or more seconds (got {o.KeepAlive})");
+        if (o.RequestTimeout < 1) return Fail($"--request-timeout must be at least 1 second (got {o.RequestTimeout})");
+        if (o.GracefulTimeout < 0) return Fail($"--graceful-timeout must be 0 or more seconds (got {o.GracefulTimeout})");
+        if (o.LimitRequestLine < 16) return Fail($"--limit-request-line must be at least 16 (got {o.LimitRequestLine})");
+        if (o.LimitRequestFields < 1) return Fail($"--limit-request-fields must be at least 1 (got {o.LimitRequestFields})");
+        if (o.LimitRequestFieldSize < 16) return Fail($"--limit-request-field-size must be at least 16 (got {o.LimitRequestFieldSize})");
+        if (o.LimitRequestBody < 0) return Fail($"--limit-request-body must be 0 or more (got {o.LimitRequestBody})");
+        if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
+
+        var binds = new List<BindAddress>();
+        foreach (var text in o.Bind.DefaultIfEmpty(DefaultBind))
+        {
+            if (!BindAddress.TryParse(text, out var bind, out var error)) return Fail($"--bind {text}: {error}");
+            binds.Add(bind!);
+        }
+
+        var template = new WorkerSettings
+        {
+            ListenFds = [],
+            Number = 0,
+            Class = workerClass,
+            MaxConnections = o.WorkerConnections,
+            KeepAlive = TimeSpan.FromSeconds(o.KeepAlive),
+            RequestTimeout = TimeSpan.FromSeconds(o.RequestTimeout),
+            GracefulTimeout = TimeSpan.FromSeconds(o.GracefulTimeout),
+            Limits = new HttpLimits
+            {
+                MaxRequestLine = o.LimitRequestLine,
+                MaxHeaderFields = o.LimitRequestFields,
+                MaxHeaderFieldSize = o.LimitRequestFieldSize,
+                MaxBodySize = o.LimitRequestBody,
+            },
+            LogLevel = level,
+        };
+        return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
+            TimeSpan.FromSeconds(o.GracefulTimeout), template), null);
+
+        static (MasterConfig?, string?) Fail(string error) => (null, error);
+    }
+}

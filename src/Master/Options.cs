@@ -1,0 +1,46 @@
+using CommandLine;
+
+namespace Prefork.Master;
+
+/// <summary>The command line. Names follow gunicorn's where it has one; every default is in --help and the README.</summary>
+public sealed class Options
+{
+    [Option('b', "bind", HelpText = "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. (default: 127.0.0.1:8888)")]
+    public IEnumerable<string> Bind { get; set; } = [];
+
+    [Option('w', "workers", HelpText = "Number of worker processes. (default: the number of CPUs)")]
+    public int? Workers { get; set; }
+
+    [Option('k', "worker-class", Default = "async", HelpText = "async: each worker serves many connections at once; sync: one connection at a time, the classic prefork model.")]
+    public string WorkerClass { get; set; } = "async";
+
+    [Option("worker-connections", Default = 1000, HelpText = "Most connections one async worker holds open; past it the worker stops accepting.")]
+    public int WorkerConnections { get; set; }
+
+    [Option("backlog", Default = 2048, HelpText = "Length of the listening socket's queue of connections not yet accepted.")]
+    public int Backlog { get; set; }
+
+    [Option("keep-alive", Default = 5, HelpText = "Seconds an idle keep-alive connection stays open.")]
+    public int KeepAlive { get; set; }
+
+    [Option("request-timeout", Default = 30, HelpText = "Seconds a client has to send a request head, each part of a body, or to take a response.")]
+    public int RequestTimeout { get; set; }
+
+    [Option("graceful-timeout", Default = 30, HelpText = "Seconds workers get to finish their requests on a graceful stop before they are killed.")]
+    public int GracefulTimeout { get; set; }
+
+    [Option("limit-request-line", Default = 8190, HelpText = "Longest request line in bytes; longer gets 414.")]
+    public int LimitRequestLine { get; set; }
+
+    [Option("limit-request-fields", Default = 100, HelpText = "Most header fields in a request; more gets 431.")]
+    public int LimitRequestFields { get; set; }
+
+    [Option("limit-request-field-size", Default = 8190, HelpText = "Longest header field line in bytes; longer gets 431.")]
+    public int LimitRequestFieldSize { get; set; }
+
+    [Option("limit-request-body", Default = 1048576L, HelpText = "Largest request body in bytes; larger gets 413.")]
+    public long LimitRequestBody { get; set; }
+
+    [Option("log-level", Default = "info", HelpText = "debug, info, warning, error or critical.")]
+    public string LogLevel { get; set; } = "info";
+}

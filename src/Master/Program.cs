@@ -1,0 +1,70 @@
+using CommandLine;
+using CommandLine.Text;
+using Prefork;
+using Prefork.Master;
+
+// Exit codes: 0 after a clean stop, 1 when the server cannot start, 2 for a bad command line,
+// 3 when workers cannot boot (gunicorn's convention).
+var parser = new Parser(s =>
+{
+    s.HelpWriter = null;
+    s.AllowMultiInstance = true;
+    s.CaseInsensitiveEnumValues = true;
+});
+var parsed = parser.ParseArguments<Options>(args);
+if (parsed is NotParsed<Options> notParsed)
+{
+    var errors = notParsed.Errors.ToList();
+    if (errors.Any(e => e is HelpRequestedError or VersionRequestedError))
+    {
+        Console.WriteLine(errors.Any(e => e is VersionRequestedError)
+            ? $"prefork {typeof(Options).Assembly.GetName().Version?.ToString(3)}"
+            : HelpText.AutoBuild(parsed, h =>
+            {
+                h.Heading = "prefork: a pre-forking HTTP/1.1 server";
+                h.Copyright = "Usage: dotnet run --project src/Master -- [options]   (signals: see README)";
+                h.AddDashesToOption = true;
+                return h;
+            }, e => e));
+        return 0;
+    }
+    Console.Error.WriteLine($"error: {Describe(errors[0])}. Try --help.");
+    return 2;
+}
+
+var (config, error) = MasterConfig.From(parsed.Value);
+if (config == null)
+{
+    Console.Error.WriteLine($"error: {error}");
+    return 2;
+}
+Log.MinimumLevel = config.WorkerTemplate.LogLevel;
+
+Listeners listeners;
+try
+{
+    listeners = Listeners.Open(config.Binds, config.Backlog);
+}
+catch (ListenException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+using (listeners)
+{
+    Log.Info($"Starting prefork {typeof(Options).Assembly.GetName().Version?.ToString(3)}");
+    foreach (var url in listeners.Urls) Log.Info($"Listening at: {url} (master pid {Environment.ProcessId})");
+    Log.Info($"Using worker class: {config.WorkerTemplate.Class.ToString().ToLowerInvariant()}");
+    return await new Arbiter(config, listeners.Fds).RunAsync();
+}
+
+static string Describe(Error error) => error switch
+{
+    UnknownOptionError u => $"unknown option '{u.Token}'",
+    MissingValueOptionError m => $"option '--{m.NameInfo.LongName}' needs a value",
+    BadFormatConversionError b => $"option '--{b.NameInfo.LongName}' has a value of the wrong kind",
+    RepeatedOptionError r => $"option '--{r.NameInfo.LongName}' given twice",
+    BadVerbSelectedError v => $"unexpected argument '{v.Token}'",
+    _ => $"bad command line ({error.Tag})",
+};

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace Prefork.Master;
+
+/// <summary>
+/// One worker as the master sees it: the child process, its control channel (its stdin and stdout), and what
+/// its reports last said. Everything it learns it posts to the arbiter's event queue; it decides nothing.
+/// </summary>
+public sealed class WorkerProcess
+{
+    private readonly Process _process;
+
+    private WorkerProcess(int number, Process process)
+    {
+        Number = number;
+        _process = process;
+    }
+
+    public int Number { get; }
+    public int Pid { get; private set; }
+    public bool Ready { get; set; }
+    public bool Stopping { get; private set; }
+    public bool Killed { get; private set; }
+    public long Requests { get; set; }
+    public int Connections { get; set; }
+    public long LastHeartbeat { get; set; } = Environment.TickCount64;
+
+    public static WorkerProcess Spawn(WorkerSettings settings, ChannelWriter<ArbiterEvent> events)
+    {
+        var start = new ProcessStartInfo
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+        };
+        var apphost = Path.Combine(AppContext.BaseDirectory, "Prefork.Worker");
+        if (File.Exists(apphost))
+        {
+            start.FileName = apphost;
+        }
+        else
+        {
+            start.FileName = "dotnet";
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Prefork.Worker.dll"));
+        }
+        foreach (var (name, value) in settings.ToEnvironment()) start.Environment[name] = value;
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var worker = new WorkerProcess(settings.Number, process);
+        // Subscribed before Start, so even a worker that dies at once is reported.
+        process.Exited += (_, _) => events.TryWrite(new WorkerExited(worker, process.ExitCode));
+        process.Start();
+        worker.Pid = process.Id;
+        _ = Task.Run(async () =>
+        {
+            string? line;
+            while ((line = await process.StandardOutput.ReadLineAsync()) != null) events.TryWrite(new WorkerMessage(worker, line));
+        });
+        return worker;
+    }
+
+    /// <summary>Graceful: the worker stops accepting, finishes what it has, and exits.</summary>
+    public void Stop()
+    {
+        if (Stopping) return;
+        Stopping = true;
+        try
+        {
+            _process.StandardInput.WriteLine(ControlChannel.Stop);
+            _process.StandardInput.Flush();
+        }
+        catch (IOException)
+        {
+            // Already gone: its exit event is on its way.
+        }
+    }
+
+    public void Kill()
+    {
+        if (Killed) return;
+        Killed = true;
+        try
+        {
+            _process.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    public override string ToString() => $"worker {Number} (pid {Pid})";
+}

@@ -1,0 +1,138 @@
+namespace Prefork.Worker.Http;
+
+public enum ChunkStatus { NeedMore, Data, Done, Rejected }
+
+/// <summary>
+/// Decodes a chunked request body (RFC 9112 §7.1) a byte at a time, so it works on any split of the input.
+/// Each call returns at most one run of body bytes, found inside the input it was given. Extensions are
+/// checked and skipped; trailer fields are checked and dropped.
+/// </summary>
+public struct ChunkedDecoder
+{
+    private enum State { SizeStart, Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, Trailer, TrailerLf, EndLf, Done }
+
+    // Longest chunk-size line (size and extensions) and trailer section we read before refusing.
+    private const int MaxLine = 4096;
+    private const int MaxTrailers = 16 * 1024;
+
+    private State _state;
+    private long _remaining;
+    private int _lineLength;
+    private int _trailerBytes;
+    private bool _trailerHasColon;
+
+    public readonly bool IsDone => _state == State.Done;
+
+    public ChunkStatus Decode(ReadOnlySpan<byte> input, out int consumed, out int dataStart, out int dataLength)
+    {
+        dataStart = dataLength = 0;
+        int i = 0;
+        while (i < input.Length)
+        {
+            if (_state == State.Data)
+            {
+                int n = (int)Math.Min(_remaining, input.Length - i);
+                dataStart = i;
+                dataLength = n;
+                _remaining -= n;
+                if (_remaining == 0) _state = State.DataCr;
+                consumed = i + n;
+                return ChunkStatus.Data;
+            }
+
+            byte b = input[i++];
+            if (!Step(b))
+            {
+                consumed = i;
+                return ChunkStatus.Rejected;
+            }
+            if (_state == State.Done)
+            {
+                consumed = i;
+                return ChunkStatus.Done;
+            }
+        }
+        consumed = i;
+        return ChunkStatus.NeedMore;
+    }
+
+    private bool Step(byte b)
+    {
+        switch (_state)
+        {
+            case State.SizeStart:
+                if (HexValue(b) < 0) return false;
+                _remaining = HexValue(b);
+                _lineLength = 1;
+                _state = State.Size;
+                return true;
+            case State.Size:
+                if (++_lineLength > MaxLine) return false;
+                if (HexValue(b) >= 0)
+                {
+                    // 15 hex digits is already far past any body limit; more would overflow.
+                    if (_remaining > 0x0FFF_FFFF_FFFF_FFFF >> 4) return false;
+                    _remaining = (_remaining << 4) | (uint)HexValue(b);
+                    return true;
+                }
+                if (b == (byte)'\r') { _state = State.SizeLf; return true; }
+                if (b == (byte)';' || b == (byte)' ' || b == (byte)'\t') { _state = State.Extension; return true; }
+                return false;
+            case State.Extension:
+                // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ); we accept its characters and skip it.
+                if (++_lineLength > MaxLine) return false;
+                if (b == (byte)'\r') { _state = State.SizeLf; return true; }
+                return b == (byte)'\t' || (b >= 0x20 && b != 0x7F);
+            case State.SizeLf:
+                if (b != (byte)'\n') return false;
+                _state = _remaining == 0 ? State.TrailerStart : State.Data;
+                return true;
+            case State.DataCr:
+                // Anything but CRLF right after the chunk's bytes means the size lied: refuse rather than guess.
+                if (b != (byte)'\r') return false;
+                _state = State.DataLf;
+                return true;
+            case State.DataLf:
+                if (b != (byte)'\n') return false;
+                _state = State.SizeStart;
+                return true;
+            case State.TrailerStart:
+                if (b == (byte)'\r') { _state = State.EndLf; return true; }
+                if (!HttpChars.IsTokenChar(b)) return false;
+                _trailerHasColon = false;
+                _state = State.Trailer;
+                return CountTrailer();
+            case State.Trailer:
+                if (b == (byte)'\r')
+                {
+                    if (!_trailerHasColon) return false;
+                    _state = State.TrailerLf;
+                    return CountTrailer();
+                }
+                if (b == (byte)':') _trailerHasColon = true;
+                else if (!_trailerHasColon && !HttpChars.IsTokenChar(b)) return false;
+                else if ((b < 0x20 && b != (byte)'\t') || b == 0x7F) return false;
+                return CountTrailer();
+            case State.TrailerLf:
+                if (b != (byte)'\n') return false;
+                _state = State.TrailerStart;
+                return CountTrailer();
+            case State.EndLf:
+                if (b != (byte)'\n') return false;
+                _state = State.Done;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool CountTrailer() => ++_trailerBytes <= MaxTrailers;
+
+    private static int HexValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+}

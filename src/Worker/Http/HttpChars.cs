@@ -1,0 +1,71 @@
+using System.Buffers;
+using System.Text;
+
+namespace Prefork.Worker.Http;
+
+/// <summary>Character classes and small byte comparisons from RFC 9110 §5.6, used by the parser and the decoder.</summary>
+public static class HttpChars
+{
+    // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    private static readonly SearchValues<byte> TokenChars = SearchValues.Create(
+        "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    // reg-name, IP-literal and port characters of RFC 3986 §3.2.
+    private static readonly SearchValues<byte> HostChars = SearchValues.Create(
+        "-._~!$&'()*+,;=:%[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    public static bool IsToken(ReadOnlySpan<byte> s) => !s.IsEmpty && !s.ContainsAnyExcept(TokenChars);
+
+    public static bool IsTokenChar(byte b) => TokenChars.Contains(b);
+
+    public static bool IsHost(ReadOnlySpan<byte> s) => !s.ContainsAnyExcept(HostChars);
+
+    /// <summary>field-value: VCHAR, obs-text, SP and HTAB; never NUL, CR, LF or another control character.</summary>
+    public static bool IsFieldValue(ReadOnlySpan<byte> s)
+    {
+        foreach (var b in s)
+        {
+            if ((b < 0x20 && b != (byte)'\t') || b == 0x7F) return false;
+        }
+        return true;
+    }
+
+    public static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> s) => s.Trim(" \t"u8);
+
+    public static bool EqualsIgnoreCase(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => Ascii.EqualsIgnoreCase(a, b);
+
+    public static bool StartsWithIgnoreCase(ReadOnlySpan<byte> s, ReadOnlySpan<byte> prefix) =>
+        s.Length >= prefix.Length && Ascii.EqualsIgnoreCase(s[..prefix.Length], prefix);
+
+    /// <summary>1*DIGIT with no sign, no spaces and no overflow (RFC 9110 §8.6).</summary>
+    public static bool TryParseDecimal(ReadOnlySpan<byte> s, out long value)
+    {
+        value = 0;
+        if (s.IsEmpty || s.Length > 18) return false;
+        foreach (var b in s)
+        {
+            if (b < (byte)'0' || b > (byte)'9') return false;
+            value = value * 10 + (b - (byte)'0');
+        }
+        return true;
+    }
+
+    /// <summary>Codings in the IANA registry that this server knows of but does not decode (RFC 9112 §7).</summary>
+    public static bool IsRegisteredCoding(ReadOnlySpan<byte> coding) =>
+        EqualsIgnoreCase(coding, "gzip"u8) || EqualsIgnoreCase(coding, "x-gzip"u8) || EqualsIgnoreCase(coding, "deflate"u8)
+        || EqualsIgnoreCase(coding, "compress"u8) || EqualsIgnoreCase(coding, "x-compress"u8);
+
+    public static Method ParseMethod(ReadOnlySpan<byte> s) => s switch
+    {
+        _ when s.SequenceEqual("GET"u8) => Method.Get,
+        _ when s.SequenceEqual("HEAD"u8) => Method.Head,
+        _ when s.SequenceEqual("POST"u8) => Method.Post,
+        _ when s.SequenceEqual("PUT"u8) => Method.Put,
+        _ when s.SequenceEqual("DELETE"u8) => Method.Delete,
+        _ when s.SequenceEqual("OPTIONS"u8) => Method.Options,
+        _ when s.SequenceEqual("TRACE"u8) => Method.Trace,
+        _ when s.SequenceEqual("PATCH"u8) => Method.Patch,
+        _ when s.SequenceEqual("CONNECT"u8) => Method.Connect,
+        _ => Method.Other,
+    };
+}

@@ -1,0 +1,289 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace Prefork.Worker.Http;
+
+/// <summary>
+/// One client connection, read top to bottom: read a head, read its body, run the app, write the response,
+/// and go round again while the connection is kept alive. Requests on a connection are served in order, so
+/// pipelined responses leave in the order their requests came.
+/// </summary>
+public sealed class HttpConnection
+{
+    private enum Phase { Idle, ReadingHead, ReadingBody, Processing, Writing }
+
+    private readonly Socket _socket;
+    private readonly IConnectionHost _host;
+    private readonly HttpLimits _limits;
+    private readonly RequestHead _head = new();
+    private readonly HttpRequest _request;
+    private readonly HttpResponse _response;
+    private readonly OutputBuffer _output = new();
+    private readonly OutputBuffer _requestBody = new(256);
+    private readonly OutputBuffer _responseBody = new(256);
+    private byte[] _input;
+    private int _start, _end;
+
+    // Timeouts are kept by the worker's one-second sweep (Kestrel's heartbeat), not a timer per read.
+    private CancellationTokenSource _cancel = new();
+    private volatile Phase _phase;
+    private long _deadline = long.MaxValue;
+    private volatile bool _timedOut;
+
+    public HttpConnection(Socket socket, IConnectionHost host)
+    {
+        _socket = socket;
+        _host = host;
+        _limits = host.Limits;
+        _input = ArrayPool<byte>.Shared.Rent(4096);
+        _request = new HttpRequest(_head);
+        _response = new HttpResponse(_responseBody);
+    }
+
+    private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
+
+    /// <summary>True while the connection waits for a request and has none started: the state a drain may close.</summary>
+    public bool IsIdle => _phase == Phase.Idle && _start == _end;
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            await ServeAsync();
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or was timed out: it costs this connection and nothing else.
+        }
+        catch (Exception e)
+        {
+            Log.Error($"Connection failed: {e}");
+        }
+        finally
+        {
+            _socket.Dispose();
+            _cancel.Dispose();
+            _output.Dispose();
+            _requestBody.Dispose();
+            _responseBody.Dispose();
+            ArrayPool<byte>.Shared.Return(_input);
+            _host.Closed(this);
+        }
+    }
+
+    /// <summary>Called by the worker's sweep once a second: cancels the pending read or write past its deadline.</summary>
+    public void CheckDeadline(long now)
+    {
+        if (_phase != Phase.Processing && now > Interlocked.Read(ref _deadline))
+        {
+            _timedOut = true;
+            _cancel.Cancel();
+        }
+    }
+
+    private async Task ServeAsync()
+    {
+        while (true)
+        {
+            ParseResult parsed;
+            while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _head)).Status == ParseStatus.Incomplete)
+            {
+                var waiting = _start == _end ? Phase.Idle : Phase.ReadingHead;
+                if (!await ReceiveAsync(waiting))
+                {
+                    if (waiting == Phase.ReadingHead && _timedOut) await RejectAsync(RejectReason.RequestTimeout);
+                    return;
+                }
+            }
+            if (parsed.Status == ParseStatus.Rejected)
+            {
+                await RejectAsync(parsed.Reason);
+                return;
+            }
+
+            _head.CopyFrom(Buffered[..parsed.Consumed]);
+            _start += parsed.Consumed;
+            _request.Reset();
+            _response.Reset();
+
+            var bodyError = await ReadBodyAsync();
+            if (bodyError != RejectReason.None)
+            {
+                await RejectAsync(bodyError);
+                return;
+            }
+
+            if (!await RunAppAsync()) return;
+        }
+    }
+
+    private async ValueTask<RejectReason> ReadBodyAsync()
+    {
+        if (!_head.HasBody) return RejectReason.None;
+        // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
+        if (_head.ContentLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
+        if (_head.ExpectContinue && _head.VersionMinor == 1)
+        {
+            _output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
+            await FlushAsync();
+        }
+
+        var body = _requestBody;
+        body.Clear();
+        if (!_head.Chunked)
+        {
+            long remaining = _head.ContentLength;
+            while (true)
+            {
+                int take = (int)Math.Min(remaining, _end - _start);
+                body.Write(_input.AsSpan(_start, take));
+                _start += take;
+                remaining -= take;
+                if (remaining == 0) break;
+                if (!await ReceiveAsync(Phase.ReadingBody)) return ClientGone();
+            }
+        }
+        else
+        {
+            var decoder = new ChunkedDecoder();
+            while (true)
+            {
+                var status = decoder.Decode(Buffered, out int consumed, out int dataStart, out int dataLength);
+                if (status == ChunkStatus.Rejected) return RejectReason.InvalidChunk;
+                if (status == ChunkStatus.Data)
+                {
+                    if (body.Length + dataLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
+                    body.Write(_input.AsSpan(_start + dataStart, dataLength));
+                }
+                _start += consumed;
+                if (status == ChunkStatus.Done) break;
+                if (status == ChunkStatus.NeedMore && !await ReceiveAsync(Phase.ReadingBody)) return ClientGone();
+            }
+        }
+        _request.Body = body.Memory;
+        return RejectReason.None;
+    }
+
+    /// <summary>Runs the app for the parsed request and queues its response; false when the connection is to close.</summary>
+    private async ValueTask<bool> RunAppAsync()
+    {
+        _phase = Phase.Processing;
+        try
+        {
+            var pending = _host.App.HandleAsync(_request, _response);
+            if (!pending.IsCompleted)
+            {
+                // A slow handler must not hold back responses already queued for pipelined requests.
+                await FlushAsync();
+                _phase = Phase.Processing;
+            }
+            await pending;
+        }
+        catch (Exception e)
+        {
+            Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
+            _response.Reset();
+            _response.Send(500, "text/plain", "500 Internal Server Error\n");
+            _response.Close = true;
+        }
+        _host.RequestServed();
+
+        // RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+        bool keepAlive = (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive)
+            && !_response.Close && _host.KeepAliveAllowed;
+        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, _head.VersionMinor == 0);
+        if (!keepAlive)
+        {
+            await CloseGracefullyAsync();
+            return false;
+        }
+        if (_output.Length > 64 * 1024) await FlushAsync();
+        return true;
+    }
+
+    private static RejectReason ClientGone() => throw new EndOfStreamException("client closed the connection mid-request");
+
+    /// <summary>Answers a request the server refuses, then closes: after a framing error nothing that follows can be trusted.</summary>
+    private async Task RejectAsync(RejectReason reason)
+    {
+        if (_timedOut)
+        {
+            // The timed-out read cancelled the old token; the answer gets a fresh one and its own deadline.
+            _cancel.Dispose();
+            _cancel = new CancellationTokenSource();
+            _timedOut = false;
+        }
+        int status = reason.StatusCode();
+        Log.Debug($"Rejected request: {status} {reason.Describe()}");
+        _response.Reset();
+        _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
+        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
+        await CloseGracefullyAsync();
+    }
+
+    /// <summary>
+    /// Sends what is queued, then closes our side and reads until the client closes too (nginx's lingering
+    /// close): closing with unread bytes would make the kernel send RST, which can destroy the response
+    /// before the client reads it.
+    /// </summary>
+    private async Task CloseGracefullyAsync()
+    {
+        await FlushAsync();
+        _socket.Shutdown(SocketShutdown.Send);
+        SetDeadline(Phase.ReadingBody, TimeSpan.FromSeconds(2));
+        for (int i = 0; i < 64; i++)
+        {
+            if (await _socket.ReceiveAsync(_input, SocketFlags.None, _cancel.Token) == 0) break;
+        }
+    }
+
+    /// <summary>Reads more bytes into the input buffer, flushing queued output first; false at end of stream or timeout.</summary>
+    private async ValueTask<bool> ReceiveAsync(Phase phase)
+    {
+        if (_output.Length > 0) await FlushAsync();
+        if (_end == _input.Length) MakeRoom();
+        SetDeadline(phase, phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout);
+        int n;
+        try
+        {
+            n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None, _cancel.Token);
+        }
+        catch (OperationCanceledException) when (_timedOut)
+        {
+            return false;
+        }
+        _end += n;
+        return n > 0;
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (_output.Length == 0) return;
+        SetDeadline(Phase.Writing, _host.RequestTimeout);
+        await _socket.SendAsync(_output.Memory, SocketFlags.None, _cancel.Token);
+        _output.Clear();
+    }
+
+    private void SetDeadline(Phase phase, TimeSpan timeout)
+    {
+        Interlocked.Exchange(ref _deadline, Environment.TickCount64 + (long)timeout.TotalMilliseconds);
+        _phase = phase;
+    }
+
+    private void MakeRoom()
+    {
+        if (_start > 0)
+        {
+            Buffered.CopyTo(_input);
+            _end -= _start;
+            _start = 0;
+            return;
+        }
+        // A head still arriving: the parser refuses heads past the limits, so this growth is bounded.
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_input.Length * 2, _limits.MaxHeadSize + 4096));
+        if (bigger.Length <= _input.Length) throw new InvalidOperationException("request head exceeds the buffer");
+        Buffered.CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_input);
+        _input = bigger;
+    }
+}

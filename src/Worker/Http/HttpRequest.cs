@@ -1,0 +1,54 @@
+using System.Text;
+
+namespace Prefork.Worker.Http;
+
+/// <summary>The request as an application sees it. Strings are made only when asked for.</summary>
+public sealed class HttpRequest
+{
+    private readonly RequestHead _head;
+    private string? _method, _path, _query, _target;
+
+    internal HttpRequest(RequestHead head) => _head = head;
+
+    public Method Method => _head.Method;
+    public string MethodName => _method ??= Encoding.ASCII.GetString(_head[_head.MethodText]);
+    /// <summary>The request target as sent: "/path?query" or an absolute URI.</summary>
+    public string Target => _target ??= Encoding.ASCII.GetString(_head[_head.Target]);
+    public string Path => _path ??= _head.Path.Length == 0 ? "/" : Encoding.ASCII.GetString(_head[_head.Path]);
+    public ReadOnlySpan<byte> PathBytes => _head.Path.Length == 0 ? "/"u8 : _head[_head.Path];
+    public string Query => _query ??= Encoding.ASCII.GetString(_head[_head.Query]);
+    public string Version => _head.VersionMinor == 1 ? "HTTP/1.1" : "HTTP/1.0";
+    public ReadOnlyMemory<byte> Body { get; internal set; }
+
+    public int HeaderCount => _head.HeaderCount;
+    public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
+    public string HeaderValue(int index) => Encoding.Latin1.GetString(_head.HeaderValue(index));
+
+    /// <summary>The first field with this name (case-insensitive), or null.</summary>
+    public string? GetHeader(string name)
+    {
+        for (int i = 0; i < _head.HeaderCount; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(_head.HeaderName(i), name)) return HeaderValue(i);
+        }
+        return null;
+    }
+
+    /// <summary>One query parameter's raw value ("ms" in "/sleep?ms=200"), or null.</summary>
+    public string? GetQueryParameter(string name)
+    {
+        foreach (var pair in Query.Split('&'))
+        {
+            int eq = pair.IndexOf('=');
+            var key = eq < 0 ? pair : pair[..eq];
+            if (key == name) return eq < 0 ? "" : pair[(eq + 1)..];
+        }
+        return null;
+    }
+
+    internal void Reset()
+    {
+        _method = _path = _query = _target = null;
+        Body = default;
+    }
+}

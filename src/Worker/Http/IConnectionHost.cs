@@ -1,0 +1,15 @@
+namespace Prefork.Worker.Http;
+
+/// <summary>What a connection needs from the worker that accepted it.</summary>
+public interface IConnectionHost
+{
+    HttpLimits Limits { get; }
+    IHttpApp App { get; }
+    TimeSpan KeepAlive { get; }
+    /// <summary>How long a client may take to send a request head, each part of a body, or to read a response.</summary>
+    TimeSpan RequestTimeout { get; }
+    /// <summary>False while the worker drains, or for the sync class: the next response says "Connection: close".</summary>
+    bool KeepAliveAllowed { get; }
+    void RequestServed();
+    void Closed(HttpConnection connection);
+}

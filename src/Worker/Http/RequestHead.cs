@@ -1,0 +1,73 @@
+namespace Prefork.Worker.Http;
+
+public enum Method { Other, Get, Head, Post, Put, Delete, Options, Trace, Patch, Connect }
+
+/// <summary>A span of bytes in <see cref="RequestHead.Bytes"/>.</summary>
+public readonly record struct Segment(int Start, int Length);
+
+/// <summary>
+/// What the parser found in a request head: offsets into the head's bytes, plus the framing facts the
+/// connection needs. One instance per connection, reset for each request, so parsing allocates nothing.
+/// </summary>
+public sealed class RequestHead
+{
+    private Segment[] _names = new Segment[16];
+    private Segment[] _values = new Segment[16];
+
+    /// <summary>The head's bytes; the parser reads from the connection's buffer, the connection copies them here.</summary>
+    public byte[] Bytes { get; private set; } = new byte[512];
+    public int Length { get; private set; }
+
+    public Method Method { get; set; }
+    public Segment MethodText { get; set; }
+    public Segment Target { get; set; }
+    public Segment Path { get; set; }
+    public Segment Query { get; set; }
+    /// <summary>1 for HTTP/1.1, 0 for HTTP/1.0.</summary>
+    public int VersionMinor { get; set; }
+    public int HeaderCount { get; private set; }
+
+    /// <summary>-1 when there is no Content-Length.</summary>
+    public long ContentLength { get; set; } = -1;
+    public bool Chunked { get; set; }
+    public bool HasHost { get; set; }
+    public bool ConnectionClose { get; set; }
+    public bool ConnectionKeepAlive { get; set; }
+    public bool ExpectContinue { get; set; }
+
+    public bool HasBody => Chunked || ContentLength > 0;
+
+    public void Reset()
+    {
+        Method = Method.Other;
+        MethodText = Target = Path = Query = default;
+        VersionMinor = 1;
+        HeaderCount = 0;
+        ContentLength = -1;
+        Chunked = HasHost = ConnectionClose = ConnectionKeepAlive = ExpectContinue = false;
+    }
+
+    public void AddHeader(Segment name, Segment value)
+    {
+        if (HeaderCount == _names.Length)
+        {
+            Array.Resize(ref _names, _names.Length * 2);
+            Array.Resize(ref _values, _values.Length * 2);
+        }
+        _names[HeaderCount] = name;
+        _values[HeaderCount] = value;
+        HeaderCount++;
+    }
+
+    /// <summary>Keeps a copy of the parsed head, so the connection may reuse its read buffer while the request runs.</summary>
+    public void CopyFrom(ReadOnlySpan<byte> head)
+    {
+        if (Bytes.Length < head.Length) Bytes = new byte[Math.Max(head.Length, Bytes.Length * 2)];
+        head.CopyTo(Bytes);
+        Length = head.Length;
+    }
+
+    public ReadOnlySpan<byte> this[Segment segment] => Bytes.AsSpan(segment.Start, segment.Length);
+    public ReadOnlySpan<byte> HeaderName(int index) => this[_names[index]];
+    public ReadOnlySpan<byte> HeaderValue(int index) => this[_values[index]];
+}

@@ -1,0 +1,257 @@
+namespace Prefork.Worker.Http;
+
+public enum ParseStatus { Incomplete, Complete, Rejected }
+
+public readonly record struct ParseResult(ParseStatus Status, int Consumed, RejectReason Reason)
+{
+    public static ParseResult Incomplete => new(ParseStatus.Incomplete, 0, RejectReason.None);
+    public static ParseResult Reject(RejectReason reason) => new(ParseStatus.Rejected, 0, reason);
+}
+
+/// <summary>
+/// A pure function over bytes: given what has arrived so far, the request head is incomplete, complete
+/// (with how many bytes it took), or rejected with a reason. It keeps no state between calls, so a head that
+/// arrives a byte at a time is parsed the same as one that arrives whole; limits are checked on what has
+/// arrived, so an over-long line is refused before it ends.
+/// </summary>
+public static class RequestParser
+{
+    private const byte CR = (byte)'\r', LF = (byte)'\n', SP = (byte)' ', HTAB = (byte)'\t';
+
+    public static ParseResult TryParseHead(ReadOnlySpan<byte> input, HttpLimits limits, RequestHead head)
+    {
+        head.Reset();
+
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request line
+        // (some clients send a stray CRLF after a POST body).
+        int pos = 0;
+        while (pos + 1 < input.Length && input[pos] == CR && input[pos + 1] == LF && pos < limits.MaxRequestLine) pos += 2;
+
+        int lineEnd = input[pos..].IndexOf(LF);
+        if (lineEnd < 0)
+        {
+            return input.Length - pos > limits.MaxRequestLine + 1
+                ? ParseResult.Reject(RejectReason.RequestLineTooLong)
+                : ParseResult.Incomplete;
+        }
+        // RFC 9112 §2.2: lines end in CRLF. A bare LF is refused, so every hop agrees on where a line ends.
+        if (lineEnd == 0 || input[pos + lineEnd - 1] != CR) return ParseResult.Reject(RejectReason.InvalidRequestLine);
+        if (lineEnd - 1 > limits.MaxRequestLine) return ParseResult.Reject(RejectReason.RequestLineTooLong);
+
+        var reason = ParseRequestLine(input.Slice(pos, lineEnd - 1), pos, head);
+        if (reason != RejectReason.None) return ParseResult.Reject(reason);
+        pos += lineEnd + 1;
+
+        int headersStart = pos;
+        var framing = new Framing();
+        while (true)
+        {
+            var rest = input[pos..];
+            int lf = rest.IndexOf(LF);
+            if (lf < 0)
+            {
+                if (rest.Length > limits.MaxHeaderFieldSize + 1) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
+                if (pos - headersStart + rest.Length > limits.MaxHeadersTotalSize + 2) return ParseResult.Reject(RejectReason.HeadersTooLarge);
+                return ParseResult.Incomplete;
+            }
+            if (lf == 0 || rest[lf - 1] != CR) return ParseResult.Reject(RejectReason.InvalidHeader);
+
+            var line = rest[..(lf - 1)];
+            if (line.IsEmpty)
+            {
+                pos += 2;
+                break;
+            }
+            if (line.Length > limits.MaxHeaderFieldSize) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
+            if (head.HeaderCount >= limits.MaxHeaderFields) return ParseResult.Reject(RejectReason.TooManyHeaders);
+            if (pos + lf + 1 - headersStart > limits.MaxHeadersTotalSize) return ParseResult.Reject(RejectReason.HeadersTooLarge);
+
+            reason = ParseFieldLine(line, pos, head, ref framing);
+            if (reason != RejectReason.None) return ParseResult.Reject(reason);
+            pos += lf + 1;
+        }
+
+        reason = framing.Apply(head);
+        return reason == RejectReason.None
+            ? new ParseResult(ParseStatus.Complete, pos, RejectReason.None)
+            : ParseResult.Reject(reason);
+    }
+
+    /// <summary>RFC 9112 §3: method SP request-target SP HTTP-version, each part exactly as the grammar says.</summary>
+    private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, int offset, RequestHead head)
+    {
+        int sp1 = line.IndexOf(SP);
+        if (sp1 <= 0 || !HttpChars.IsToken(line[..sp1])) return RejectReason.InvalidRequestLine;
+        var method = line[..sp1];
+        head.MethodText = new Segment(offset, sp1);
+        head.Method = HttpChars.ParseMethod(method);
+
+        var afterMethod = line[(sp1 + 1)..];
+        int sp2 = afterMethod.IndexOf(SP);
+        if (sp2 <= 0) return RejectReason.InvalidRequestLine;
+        var version = afterMethod[(sp2 + 1)..];
+
+        // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3).
+        if (version.Length != 8 || !version.StartsWith("HTTP/"u8) || !char.IsAsciiDigit((char)version[5])
+            || version[6] != (byte)'.' || !char.IsAsciiDigit((char)version[7]))
+        {
+            return RejectReason.InvalidRequestLine;
+        }
+        if (version[5] != (byte)'1' || (version[7] != (byte)'0' && version[7] != (byte)'1')) return RejectReason.UnsupportedVersion;
+        head.VersionMinor = version[7] - (byte)'0';
+
+        int targetStart = offset + sp1 + 1;
+        return ParseTarget(afterMethod[..sp2], targetStart, head);
+    }
+
+    /// <summary>RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT) or asterisk-form (OPTIONS).</summary>
+    private static RejectReason ParseTarget(ReadOnlySpan<byte> target, int offset, RequestHead head)
+    {
+        foreach (var b in target)
+        {
+            if (b <= SP || b >= 0x7F || b == (byte)'#') return RejectReason.InvalidRequestTarget;
+        }
+        head.Target = new Segment(offset, target.Length);
+
+        int pathStart;
+        if (target[0] == (byte)'/')
+        {
+            pathStart = 0;
+        }
+        else if (target.Length == 1 && target[0] == (byte)'*')
+        {
+            if (head.Method != Method.Options) return RejectReason.InvalidRequestTarget;
+            head.Path = head.Target;
+            return RejectReason.None;
+        }
+        else if (HttpChars.StartsWithIgnoreCase(target, "http://"u8) || HttpChars.StartsWithIgnoreCase(target, "https://"u8))
+        {
+            int authorityStart = target.IndexOf("//"u8) + 2;
+            int authorityEnd = target[authorityStart..].IndexOfAny((byte)'/', (byte)'?');
+            if (authorityEnd == 0) return RejectReason.InvalidRequestTarget;
+            if (authorityEnd < 0)
+            {
+                // "http://host" has an empty path, which means "/" (RFC 9110 §4.2.3); Path stays empty here.
+                head.Path = new Segment(offset + target.Length, 0);
+                return RejectReason.None;
+            }
+            pathStart = authorityStart + authorityEnd;
+        }
+        else if (head.Method == Method.Connect)
+        {
+            head.Path = head.Target;
+            return RejectReason.None;
+        }
+        else
+        {
+            return RejectReason.InvalidRequestTarget;
+        }
+
+        var pathAndQuery = target[pathStart..];
+        int q = pathAndQuery.IndexOf((byte)'?');
+        if (q < 0)
+        {
+            head.Path = new Segment(offset + pathStart, pathAndQuery.Length);
+        }
+        else
+        {
+            head.Path = new Segment(offset + pathStart, q);
+            head.Query = new Segment(offset + pathStart + q + 1, pathAndQuery.Length - q - 1);
+        }
+        return RejectReason.None;
+    }
+
+    /// <summary>RFC 9112 §5: field-name ":" OWS field-value OWS; no whitespace before the colon, no obs-fold.</summary>
+    private static RejectReason ParseFieldLine(ReadOnlySpan<byte> line, int offset, RequestHead head, ref Framing framing)
+    {
+        // A line that starts with whitespace is obs-fold (RFC 9112 §5.2): refused, not unfolded.
+        if (line[0] == SP || line[0] == HTAB) return RejectReason.InvalidHeader;
+        int colon = line.IndexOf((byte)':');
+        if (colon <= 0 || !HttpChars.IsToken(line[..colon])) return RejectReason.InvalidHeader;
+
+        int valueStart = colon + 1, valueEnd = line.Length;
+        while (valueStart < valueEnd && (line[valueStart] == SP || line[valueStart] == HTAB)) valueStart++;
+        while (valueEnd > valueStart && (line[valueEnd - 1] == SP || line[valueEnd - 1] == HTAB)) valueEnd--;
+        var value = line[valueStart..valueEnd];
+        if (!HttpChars.IsFieldValue(value)) return RejectReason.InvalidHeader;
+
+        head.AddHeader(new Segment(offset, colon), new Segment(offset + valueStart, value.Length));
+        return framing.Observe(line[..colon], value, head);
+    }
+
+    /// <summary>The header fields that decide how the body is framed, gathered as they are seen and judged at the end.</summary>
+    private struct Framing
+    {
+        private bool _hasTransferEncoding, _unknownCoding, _lastIsChunked;
+        private int _chunkedCount, _otherCodings;
+
+        public RejectReason Observe(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestHead head)
+        {
+            if (HttpChars.EqualsIgnoreCase(name, "content-length"u8))
+            {
+                // RFC 9110 §8.6: a list of identical values may be taken as one; anything else is an error.
+                foreach (var range in value.Split((byte)','))
+                {
+                    var item = HttpChars.TrimOws(value[range]);
+                    if (!HttpChars.TryParseDecimal(item, out long length)) return RejectReason.InvalidContentLength;
+                    if (head.ContentLength >= 0 && head.ContentLength != length) return RejectReason.InvalidContentLength;
+                    head.ContentLength = length;
+                }
+            }
+            else if (HttpChars.EqualsIgnoreCase(name, "transfer-encoding"u8))
+            {
+                _hasTransferEncoding = true;
+                foreach (var range in value.Split((byte)','))
+                {
+                    var coding = HttpChars.TrimOws(value[range]);
+                    if (coding.IsEmpty) continue;
+                    if (HttpChars.EqualsIgnoreCase(coding, "chunked"u8))
+                    {
+                        _chunkedCount++;
+                        _lastIsChunked = true;
+                        continue;
+                    }
+                    _lastIsChunked = false;
+                    if (HttpChars.IsRegisteredCoding(coding)) _otherCodings++;
+                    else _unknownCoding = true;
+                }
+            }
+            else if (HttpChars.EqualsIgnoreCase(name, "host"u8))
+            {
+                if (head.HasHost) return RejectReason.DuplicateHost;
+                if (!HttpChars.IsHost(value)) return RejectReason.InvalidHost;
+                head.HasHost = true;
+            }
+            else if (HttpChars.EqualsIgnoreCase(name, "connection"u8))
+            {
+                foreach (var range in value.Split((byte)','))
+                {
+                    var option = HttpChars.TrimOws(value[range]);
+                    if (HttpChars.EqualsIgnoreCase(option, "close"u8)) head.ConnectionClose = true;
+                    else if (HttpChars.EqualsIgnoreCase(option, "keep-alive"u8)) head.ConnectionKeepAlive = true;
+                }
+            }
+            else if (HttpChars.EqualsIgnoreCase(name, "expect"u8))
+            {
+                // RFC 9110 §10.1.1: 100-continue is the only expectation; any other gets 417.
+                if (!HttpChars.EqualsIgnoreCase(value, "100-continue"u8)) return RejectReason.ExpectationFailed;
+                head.ExpectContinue = true;
+            }
+            return RejectReason.None;
+        }
+
+        /// <summary>RFC 9112 §6.1 and §6.3: the checks that keep two parsers from disagreeing on where a body ends.</summary>
+        public readonly RejectReason Apply(RequestHead head)
+        {
+            if (head.VersionMinor == 1 && !head.HasHost) return RejectReason.MissingHost;
+            if (!_hasTransferEncoding) return RejectReason.None;
+            if (head.VersionMinor == 0) return RejectReason.TransferEncodingInHttp10;
+            if (head.ContentLength >= 0) return RejectReason.ContentLengthWithTransferEncoding;
+            if (_unknownCoding) return RejectReason.UnsupportedTransferCoding;
+            if (!_lastIsChunked || _chunkedCount != 1) return RejectReason.ChunkedNotFinal;
+            if (_otherCodings > 0) return RejectReason.UnsupportedTransferCoding;
+            head.Chunked = true;
+            return RejectReason.None;
+        }
+    }
+}

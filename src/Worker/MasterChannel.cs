@@ -1,0 +1,46 @@
+namespace Prefork.Worker;
+
+/// <summary>
+/// The worker's end of the control channel (see <see cref="ControlChannel"/>): commands arrive on stdin,
+/// reports leave on stdout. End of file on stdin means the master is gone.
+/// </summary>
+public sealed class MasterChannel
+{
+    private readonly object _gate = new();
+    private readonly TextWriter _out = Console.Out;
+
+    /// <summary>Completes with true on a stop command, false when the master went away.</summary>
+    public Task<bool> Stopped { get; }
+
+    public MasterChannel()
+    {
+        var stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Stopped = stopped.Task;
+        var reader = new Thread(() =>
+        {
+            string? line;
+            while ((line = Console.In.ReadLine()) != null)
+            {
+                if (line == ControlChannel.Stop) stopped.TrySetResult(true);
+            }
+            stopped.TrySetResult(false);
+        }) { IsBackground = true, Name = "master channel" };
+        reader.Start();
+    }
+
+    public void Send(string message)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                _out.Write(message + "\n");
+                _out.Flush();
+            }
+            catch (IOException)
+            {
+                // The master is gone; the reader sees end of file and the worker stops.
+            }
+        }
+    }
+}

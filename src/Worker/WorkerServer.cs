@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Prefork.Worker.Http;
+
+namespace Prefork.Worker;
+
+/// <summary>
+/// The worker's serving side: one accept thread per inherited listening socket, the set of open
+/// connections, and the drain. A worker takes a connection off the shared backlog only when it has room for
+/// it, so a busy worker leaves new connections to its idle siblings; a sync worker has room for one.
+/// </summary>
+public sealed class WorkerServer : IConnectionHost
+{
+    // How often a blocked accept wakes to see whether the worker is draining.
+    private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
+
+    private readonly WorkerSettings _settings;
+    private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
+    private readonly SemaphoreSlim _room;
+    private readonly List<Thread> _acceptThreads = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _requests;
+    private volatile bool _draining;
+
+    public WorkerServer(WorkerSettings settings, IHttpApp app)
+    {
+        _settings = settings;
+        App = app;
+        _room = new SemaphoreSlim(Capacity, Capacity);
+    }
+
+    public IHttpApp App { get; }
+    public HttpLimits Limits => _settings.Limits;
+    public TimeSpan KeepAlive => _settings.KeepAlive;
+    public TimeSpan RequestTimeout => _settings.RequestTimeout;
+    // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
+    public bool KeepAliveAllowed => !_draining && _settings.Class == WorkerClass.Async;
+    public long RequestsServed => Interlocked.Read(ref _requests);
+    public int OpenConnections => _connections.Count;
+
+    private int Capacity => _settings.Class == WorkerClass.Sync ? 1 : _settings.MaxConnections;
+
+    public void Start()
+    {
+        foreach (var fd in _settings.ListenFds)
+        {
+            Native.SetAcceptTimeout(fd, AcceptPoll);
+            var thread = new Thread(() => AcceptLoop(fd)) { IsBackground = true, Name = $"accept {fd}" };
+            _acceptThreads.Add(thread);
+            thread.Start();
+        }
+    }
+
+    /// <summary>Called once a second: enforces connection deadlines.</summary>
+    public void Sweep()
+    {
+        long now = Environment.TickCount64;
+        foreach (var connection in _connections.Keys) connection.CheckDeadline(now);
+    }
+
+    /// <summary>
+    /// Graceful stop: accept nothing more, let every open connection finish its request (each is told
+    /// "Connection: close"), and give up at the deadline. Idle keep-alive connections close at their
+    /// keep-alive timeout, so a request already on its way is still answered.
+    /// </summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout)
+    {
+        _draining = true;
+        foreach (var thread in _acceptThreads) thread.Join();
+        if (_connections.IsEmpty) _drained.TrySetResult();
+        await Task.WhenAny(_drained.Task, Task.Delay(timeout));
+        return _connections.IsEmpty;
+    }
+
+    public void RequestServed() => Interlocked.Increment(ref _requests);
+
+    public void Closed(HttpConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        _room.Release();
+        if (_draining && _connections.IsEmpty) _drained.TrySetResult();
+    }
+
+    private void AcceptLoop(int listenFd)
+    {
+        while (!_draining)
+        {
+            if (!_room.Wait(AcceptPoll)) continue;
+            int fd = Native.Accept(listenFd, out int errno);
+            if (fd < 0)
+            {
+                _room.Release();
+                if (errno != Native.EAGAIN && errno != Native.EINTR)
+                {
+                    // EMFILE and friends: back off instead of spinning; the connection stays in the backlog.
+                    Log.Warning($"accept failed: errno {errno}");
+                    Thread.Sleep(AcceptPoll);
+                }
+                continue;
+            }
+            var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
+            _connections.TryAdd(connection, 0);
+            ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), connection, preferLocal: false);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+namespace Prefork.Tests;
+
+public class Smoke
+{
+    [Fact]
+    public void Builds() => Assert.True(true);
+}
