@@ -34,7 +34,7 @@ public sealed class WorkerServer : IConnectionHost
     public TimeSpan KeepAlive => _settings.KeepAlive;
     public TimeSpan RequestTimeout => _settings.RequestTimeout;
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
-    public bool KeepAliveAllowed => !_draining && _settings.Class == WorkerClass.Async;
+    public bool KeepAliveAllowed => !_draining && _settings.Class == WorkerClass.Async && _settings.KeepAlive > TimeSpan.Zero;
     public long RequestsServed => Interlocked.Read(ref _requests);
     public int OpenConnections => _connections.Count;
 

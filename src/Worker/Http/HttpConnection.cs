@@ -29,6 +29,8 @@ public sealed class HttpConnection
     private volatile Phase _phase;
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
+    private Phase _readPhase = Phase.Processing;
+    private long _readDeadline;
 
     public HttpConnection(Socket socket, IConnectionHost host)
     {
@@ -85,6 +87,7 @@ public sealed class HttpConnection
     {
         while (true)
         {
+            _readPhase = Phase.Processing;
             ParseResult parsed;
             while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _head)).Status == ParseStatus.Incomplete)
             {
@@ -140,7 +143,7 @@ public sealed class HttpConnection
                 _start += take;
                 remaining -= take;
                 if (remaining == 0) break;
-                if (!await ReceiveAsync(Phase.ReadingBody)) return ClientGone();
+                if (!await ReceiveAsync(Phase.ReadingBody)) return BodyCutShort();
             }
         }
         else
@@ -157,7 +160,7 @@ public sealed class HttpConnection
                 }
                 _start += consumed;
                 if (status == ChunkStatus.Done) break;
-                if (status == ChunkStatus.NeedMore && !await ReceiveAsync(Phase.ReadingBody)) return ClientGone();
+                if (status == ChunkStatus.NeedMore && !await ReceiveAsync(Phase.ReadingBody)) return BodyCutShort();
             }
         }
         _request.Body = body.Memory;
@@ -201,7 +204,9 @@ public sealed class HttpConnection
         return true;
     }
 
-    private static RejectReason ClientGone() => throw new EndOfStreamException("client closed the connection mid-request");
+    /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
+    private RejectReason BodyCutShort() =>
+        _timedOut ? RejectReason.RequestTimeout : throw new EndOfStreamException("client closed the connection mid-request");
 
     /// <summary>Answers a request the server refuses, then closes: after a framing error nothing that follows can be trusted.</summary>
     private async Task RejectAsync(RejectReason reason)
@@ -230,19 +235,28 @@ public sealed class HttpConnection
     {
         await FlushAsync();
         _socket.Shutdown(SocketShutdown.Send);
-        SetDeadline(Phase.ReadingBody, TimeSpan.FromSeconds(2));
+        SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
             if (await _socket.ReceiveAsync(_input, SocketFlags.None, _cancel.Token) == 0) break;
         }
     }
 
-    /// <summary>Reads more bytes into the input buffer, flushing queued output first; false at end of stream or timeout.</summary>
+    /// <summary>
+    /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
+    /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
+    /// body a byte at a time gets no more time than one that sends nothing.
+    /// </summary>
     private async ValueTask<bool> ReceiveAsync(Phase phase)
     {
         if (_output.Length > 0) await FlushAsync();
         if (_end == _input.Length) MakeRoom();
-        SetDeadline(phase, phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout);
+        if (phase != _readPhase)
+        {
+            _readPhase = phase;
+            _readDeadline = Environment.TickCount64 + (long)(phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout).TotalMilliseconds;
+        }
+        SetDeadline(phase, _readDeadline);
         int n;
         try
         {
@@ -259,14 +273,14 @@ public sealed class HttpConnection
     private async ValueTask FlushAsync()
     {
         if (_output.Length == 0) return;
-        SetDeadline(Phase.Writing, _host.RequestTimeout);
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
         await _socket.SendAsync(_output.Memory, SocketFlags.None, _cancel.Token);
         _output.Clear();
     }
 
-    private void SetDeadline(Phase phase, TimeSpan timeout)
+    private void SetDeadline(Phase phase, long deadline)
     {
-        Interlocked.Exchange(ref _deadline, Environment.TickCount64 + (long)timeout.TotalMilliseconds);
+        Interlocked.Exchange(ref _deadline, deadline);
         _phase = phase;
     }
 
