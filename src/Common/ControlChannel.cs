@@ -10,10 +10,19 @@ public static class ControlChannel
     /// <summary>Master → worker: stop accepting, finish in-flight requests, exit.</summary>
     public const string Stop = "stop";
 
+    /// <summary>Master → worker: reopen the log files (after logrotate moved them; SIGUSR1).</summary>
+    public const string Reopen = "reopen";
+
+    /// <summary>Worker → master: reached --max-requests and draining; the master starts its replacement now.</summary>
+    public const string Retiring = "retiring";
+
     /// <summary>Worker → master: booted and accepting. A worker that dies before this failed to boot.</summary>
     public const string Ready = "ready";
 
-    /// <summary>Worker → master, every second while the worker's loop turns: "heartbeat REQUESTS CONNECTIONS".</summary>
+    /// <summary>
+    /// Worker → master, every second while the worker's loop turns: "heartbeat REQUESTS CONNECTIONS". A sync
+    /// worker sends none while a request runs, so a request stuck past --timeout gets the worker killed.
+    /// </summary>
     public const string Heartbeat = "heartbeat";
 
     /// <summary>The exit code of a worker that cannot boot (gunicorn's WORKER_BOOT_ERROR): the master stops respawning.</summary>

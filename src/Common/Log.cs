@@ -10,6 +10,8 @@ public static class Log
 
     private static readonly object Gate = new();
     private static readonly int Pid = Environment.ProcessId;
+    private static TextWriter _writer = Console.Error;
+    private static string? _path;
 
     public static Level MinimumLevel { get; set; } = Level.Info;
 
@@ -25,10 +27,38 @@ public static class Log
         var line = $"[{DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss} +0000] [{Pid}] [{Name(level)}] {message}\n";
         lock (Gate)
         {
-            Console.Error.Write(line);
-            Console.Error.Flush();
+            _writer.Write(line);
+            _writer.Flush();
         }
     }
+
+    /// <summary>Sends the log to a file instead of stderr (--error-log); every process appends to it by itself.</summary>
+    public static void ToFile(string path)
+    {
+        _path = path;
+        Reopen();
+    }
+
+    /// <summary>Opens the file again under its name, after logrotate moved the old one away (SIGUSR1).</summary>
+    public static void Reopen()
+    {
+        if (_path == null) return;
+        var writer = OpenAppend(_path);
+        lock (Gate)
+        {
+            var old = _writer;
+            _writer = writer;
+            if (old != Console.Error) old.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A writer whose every flush is one append-mode write(2), so lines from many processes sharing the file
+    /// never interleave.
+    /// </summary>
+    public static StreamWriter OpenAppend(string path) =>
+        new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1),
+            new System.Text.UTF8Encoding(false), bufferSize: 64 * 1024);
 
     public static bool TryParseLevel(string text, out Level level)
     {

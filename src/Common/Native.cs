@@ -22,6 +22,46 @@ public static partial class Native
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport("libc", EntryPoint = "setgroups", SetLastError = true)]
+    private static partial int SetGroups(nuint size, nint list);
+
+    [LibraryImport("libc", EntryPoint = "setgid", SetLastError = true)]
+    private static partial int SetGid(uint gid);
+
+    [LibraryImport("libc", EntryPoint = "setuid", SetLastError = true)]
+    private static partial int SetUid(uint uid);
+
+    [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Chown(string path, int uid, int gid);
+
+    /// <summary>Hands a file the master created to the user the workers will run as.</summary>
+    public static void ChangeOwner(string path, int uid, int gid)
+    {
+        if (Chown(path, uid, gid) < 0) throw new IOException($"chown {path} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
+    public static int CurrentUid => (int)GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "getpwnam", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint GetPwNam(string name);
+
+    [LibraryImport("libc", EntryPoint = "getgrnam", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint GetGrNam(string name);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     /// <summary>Lets a descriptor survive exec, so a spawned worker inherits it (.NET opens everything close-on-exec).</summary>
     public static void ClearCloseOnExec(int fd)
     {
@@ -52,8 +92,46 @@ public static partial class Native
             throw new IOException($"setsockopt(SO_RCVTIMEO) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>True when a listening socket has a connection waiting, without taking it.</summary>
+    public static unsafe bool HasPendingConnection(int listenFd)
+    {
+        var pfd = new PollFd { Fd = listenFd, Events = 1 /* POLLIN */ };
+        return Poll(&pfd, 1, 0) > 0 && (pfd.Revents & 1) != 0;
+    }
+
+    /// <summary>
+    /// Gives up root for good: supplementary groups, then group, then user (in that order, since only root may
+    /// change groups). glibc applies each to every thread of the process.
+    /// </summary>
+    public static void DropPrivileges(int uid, int gid)
+    {
+        if (gid >= 0 && (SetGroups(0, 0) < 0 || SetGid((uint)gid) < 0))
+            throw new IOException($"cannot switch to group {gid}: errno {Marshal.GetLastPInvokeError()}");
+        if (uid >= 0 && SetUid((uint)uid) < 0)
+            throw new IOException($"cannot switch to user {uid}: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>A user's uid and primary gid, by name or number; null if there is no such user.</summary>
+    public static (int Uid, int Gid)? LookUpUser(string name)
+    {
+        nint entry = GetPwNam(name);
+        // struct passwd: char *pw_name; char *pw_passwd; uid_t pw_uid; gid_t pw_gid; ...
+        if (entry != 0) return (Marshal.ReadInt32(entry, 2 * IntPtr.Size), Marshal.ReadInt32(entry, 2 * IntPtr.Size + 4));
+        return int.TryParse(name, out int uid) && uid >= 0 ? (uid, -1) : null;
+    }
+
+    /// <summary>A group's gid, by name or number; null if there is no such group.</summary>
+    public static int? LookUpGroup(string name)
+    {
+        nint entry = GetGrNam(name);
+        // struct group: char *gr_name; char *gr_passwd; gid_t gr_gid; ...
+        if (entry != 0) return Marshal.ReadInt32(entry, 2 * IntPtr.Size);
+        return int.TryParse(name, out int gid) && gid >= 0 ? gid : null;
+    }
+
     /// <summary>Sends a signal by number; USR1 and USR2 have no PosixSignal name.</summary>
     public static bool SendSignal(int pid, int signal) => Kill(pid, signal) == 0;
 
-    public const int SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
+    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15,
+        SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
 }

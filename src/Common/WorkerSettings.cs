@@ -21,6 +21,14 @@ public sealed record WorkerSettings
     public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public HttpLimits Limits { get; init; } = new();
     public Log.Level LogLevel { get; init; } = Log.Level.Info;
+    /// <summary>Retire after this many requests (0: never), plus a random 0..MaxRequestsJitter, so workers do not all retire at once.</summary>
+    public int MaxRequests { get; init; }
+    public int MaxRequestsJitter { get; init; }
+    /// <summary>User and group ids to switch to before serving (-1: stay as started).</summary>
+    public int Uid { get; init; } = -1;
+    public int Gid { get; init; } = -1;
+    public string? AccessLog { get; init; }
+    public string? ErrorLog { get; init; }
 
     private const string Prefix = "PREFORK_";
 
@@ -39,6 +47,12 @@ public sealed record WorkerSettings
         yield return new(Prefix + "LIMIT_REQUEST_HEADERS", Limits.MaxHeadersTotalSize.ToString());
         yield return new(Prefix + "LIMIT_REQUEST_BODY", Limits.MaxBodySize.ToString());
         yield return new(Prefix + "LOG_LEVEL", LogLevel.ToString());
+        yield return new(Prefix + "MAX_REQUESTS", MaxRequests.ToString());
+        yield return new(Prefix + "MAX_REQUESTS_JITTER", MaxRequestsJitter.ToString());
+        yield return new(Prefix + "UID", Uid.ToString());
+        yield return new(Prefix + "GID", Gid.ToString());
+        yield return new(Prefix + "ACCESS_LOG", AccessLog ?? "");
+        yield return new(Prefix + "ERROR_LOG", ErrorLog ?? "");
     }
 
     /// <summary>Reads the settings a master put in this process's environment; throws when one is missing.</summary>
@@ -49,6 +63,7 @@ public sealed record WorkerSettings
             ?? throw new InvalidOperationException($"{Prefix}{name} is not set: workers are started by the master");
         static int Int(string name) => int.Parse(Get(name));
         static TimeSpan Ms(string name) => TimeSpan.FromMilliseconds(long.Parse(Get(name)));
+        static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
         return new WorkerSettings
         {
@@ -68,6 +83,12 @@ public sealed record WorkerSettings
                 MaxBodySize = long.Parse(Get("LIMIT_REQUEST_BODY")),
             },
             LogLevel = Enum.Parse<Log.Level>(Get("LOG_LEVEL")),
+            MaxRequests = Int("MAX_REQUESTS"),
+            MaxRequestsJitter = Int("MAX_REQUESTS_JITTER"),
+            Uid = Int("UID"),
+            Gid = Int("GID"),
+            AccessLog = NullIfEmpty(Get("ACCESS_LOG")),
+            ErrorLog = NullIfEmpty(Get("ERROR_LOG")),
         };
     }
 }

@@ -6,34 +6,50 @@ namespace Prefork.Master;
 /// <summary>
 /// The master's loop, after gunicorn's arbiter: it alone owns the worker table. Signals, worker reports and
 /// worker exits arrive as events on one queue; the loop takes them one at a time and, after each, brings
-/// the table back to what it should be (kill the late, spawn the missing).
+/// the table back to what it should be: kill the hung and the late, spawn the missing, retire the surplus
+/// and the old generation.
 /// </summary>
 public sealed class Arbiter
 {
     private const int MaxBootFailures = 5;
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+    // USR1 and USR2 have no PosixSignal name; Linux numbers work with PosixSignalRegistration.
+    private const PosixSignal SIGUSR1 = (PosixSignal)Native.SIGUSR1, SIGUSR2 = (PosixSignal)Native.SIGUSR2;
 
     private readonly MasterConfig _config;
-    private readonly IReadOnlyList<int> _listenFds;
+    private readonly Listeners _listeners;
+    private readonly PidFile? _pidFile;
     private readonly Dictionary<int, WorkerProcess> _workers = new();
     private readonly Channel<ArbiterEvent> _events = Channel.CreateUnbounded<ArbiterEvent>();
+    private readonly BinaryUpgrade _upgrade;
 
+    private int _target;
+    private int _generation;
     private int _bootFailures;
     private long _nextSpawnAt;
     private bool _stopping;
-    private long _stopDeadline;
     private int _exitCode;
 
-    public Arbiter(MasterConfig config, IReadOnlyList<int> listenFds)
+    public Arbiter(MasterConfig config, Listeners listeners, PidFile? pidFile)
     {
         _config = config;
-        _listenFds = listenFds;
+        _listeners = listeners;
+        _pidFile = pidFile;
+        _target = config.Workers;
+        _upgrade = new BinaryUpgrade(listeners, pidFile, _events.Writer);
     }
+
+    private IEnumerable<WorkerProcess> Active => _workers.Values.Where(w => w.Generation == _generation && !w.Stopping);
 
     public async Task<int> RunAsync()
     {
-        // Handlers only post the signal; the loop decides what it means. Cancel keeps the runtime from exiting.
-        var signals = new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT }
+        // Handlers only post the signal; the loop decides what it means. Cancel keeps the runtime's default
+        // action (exit) from happening.
+        var signals = new[]
+            {
+                PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP,
+                PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1, SIGUSR2,
+            }
             .Select(s => PosixSignalRegistration.Create(s, c => { c.Cancel = true; _events.Writer.TryWrite(new SignalReceived(c.Signal)); }))
             .ToList();
         using var ticker = new Timer(_ => _events.Writer.TryWrite(Tick.Instance), null, TickInterval, TickInterval);
@@ -46,6 +62,7 @@ public sealed class Arbiter
                 case SignalReceived s: HandleSignal(s.Signal); break;
                 case WorkerMessage m: HandleMessage(m.Worker, m.Line); break;
                 case WorkerExited x: ReapWorker(x.Worker, x.ExitCode); break;
+                case UpgradeExited u: _upgrade.Exited(u.ExitCode); break;
             }
             MurderWorkers();
             ManageWorkers();
@@ -62,15 +79,45 @@ public sealed class Arbiter
         switch (signal)
         {
             case PosixSignal.SIGINT when _stopping:
-                // A second Ctrl-C: the user does not want to wait.
                 Log.Info("Handling signal: SIGINT again, stopping at once");
                 foreach (var worker in _workers.Values) worker.Kill();
                 break;
             case PosixSignal.SIGTERM or PosixSignal.SIGINT or PosixSignal.SIGQUIT:
-                Log.Info($"Handling signal: {signal}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
+                Log.Info($"Handling signal: {Name(signal)}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
                 Stop(0);
                 break;
+            case PosixSignal.SIGHUP:
+                HandleHup();
+                break;
+            case PosixSignal.SIGTTIN:
+                _target++;
+                Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
+                break;
+            case PosixSignal.SIGTTOU:
+                _target = Math.Max(1, _target - 1);
+                Log.Info($"Handling signal: SIGTTOU, workers: {_target}");
+                break;
+            case SIGUSR1:
+                Log.Info("Handling signal: SIGUSR1, reopening log files");
+                Log.Reopen();
+                foreach (var worker in _workers.Values) worker.Send(ControlChannel.Reopen);
+                break;
+            case SIGUSR2:
+                Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
+                _upgrade.Start();
+                break;
         }
+    }
+
+    /// <summary>
+    /// Reload: a new generation of workers starts from the binaries on disk; once all of it is ready, the old
+    /// generation is stopped gracefully (see <see cref="ManageWorkers"/>), so capacity never dips.
+    /// </summary>
+    private void HandleHup()
+    {
+        if (_stopping) return;
+        _generation++;
+        Log.Info($"Handling signal: SIGHUP, reloading: booting generation {_generation}");
     }
 
     private void HandleMessage(WorkerProcess worker, string line)
@@ -81,6 +128,13 @@ public sealed class Arbiter
             worker.Ready = true;
             _bootFailures = 0;
             Log.Info($"Worker {worker.Number} (pid {worker.Pid}) ready");
+            _upgrade.WorkerReady(allReady: Active.Count() >= _target && Active.All(w => w.Ready));
+        }
+        else if (line == ControlChannel.Retiring)
+        {
+            // The worker drains by itself; counting it as stopping lets its replacement start right away.
+            worker.MarkStopping(_config.GracefulTimeout);
+            Log.Info($"Worker {worker.Number} (pid {worker.Pid}) reached --max-requests; retiring");
         }
         else if (ControlChannel.TryParseHeartbeat(line, out long requests, out int connections))
         {
@@ -99,7 +153,6 @@ public sealed class Arbiter
             Log.Info($"Worker {worker.Number} (pid {worker.Pid}) {how}");
             return;
         }
-
         if (exitCode == ControlChannel.BootErrorExitCode)
         {
             Log.Critical($"Worker {worker.Number} (pid {worker.Pid}) failed to boot; shutting down");
@@ -123,44 +176,69 @@ public sealed class Arbiter
         Log.Warning($"Worker {worker.Number} (pid {worker.Pid}) {how}; replacing it");
     }
 
-    /// <summary>Kills the workers that outlived the graceful deadline.</summary>
+    /// <summary>Kills workers whose heartbeat stopped (--timeout) and stopping workers past their graceful deadline.</summary>
     private void MurderWorkers()
     {
-        if (!_stopping || Environment.TickCount64 < _stopDeadline) return;
+        long now = Environment.TickCount64;
         foreach (var worker in _workers.Values.Where(w => !w.Killed))
         {
-            Log.Warning($"Worker {worker.Number} (pid {worker.Pid}) still running after the graceful timeout; killing it");
-            worker.Kill();
+            if (now - worker.LastHeartbeat > (long)_config.Timeout.TotalMilliseconds)
+            {
+                Log.Critical($"WORKER TIMEOUT (pid {worker.Pid}): no heartbeat for {_config.Timeout.TotalSeconds:0}s; killing it");
+                worker.Kill();
+            }
+            else if (worker.Stopping && now > worker.StopDeadline)
+            {
+                Log.Warning($"Worker {worker.Number} (pid {worker.Pid}) still running after the graceful timeout; killing it");
+                worker.Kill();
+            }
         }
     }
 
-    /// <summary>Spawns workers until the table holds the target number, unless stopping or backing off after boot failures.</summary>
+    /// <summary>
+    /// Brings the table to the target: spawn the missing (unless backing off after boot failures), retire
+    /// the surplus oldest first, and stop the old generation once the new one is all ready.
+    /// </summary>
     private void ManageWorkers()
     {
         if (_stopping) return;
-        while (_workers.Count < _config.Workers && Environment.TickCount64 >= _nextSpawnAt)
+        while (Active.Count() < _target && Environment.TickCount64 >= _nextSpawnAt)
         {
-            Spawn();
+            if (!Spawn()) return;
+        }
+        foreach (var surplus in Active.OrderBy(w => w.Started).Take(Active.Count() - _target).ToList())
+        {
+            Log.Info($"Retiring {surplus} (workers: {_target})");
+            surplus.Stop(_config.GracefulTimeout);
+        }
+        if (Active.Count() == _target && Active.All(w => w.Ready))
+        {
+            foreach (var old in _workers.Values.Where(w => w.Generation != _generation && !w.Stopping))
+            {
+                Log.Info($"Stopping {old} of generation {old.Generation}");
+                old.Stop(_config.GracefulTimeout);
+            }
         }
     }
 
-    private void Spawn()
+    private bool Spawn()
     {
-        int number = Enumerable.Range(1, _config.Workers).First(n => _workers.Values.All(w => w.Number != n));
-        var settings = _config.WorkerTemplate with { ListenFds = _listenFds.ToArray(), Number = number };
+        int number = Enumerable.Range(1, _target).First(n => Active.All(w => w.Number != n));
+        var settings = _config.WorkerTemplate with { ListenFds = _listeners.Fds.ToArray(), Number = number };
         WorkerProcess worker;
         try
         {
-            worker = WorkerProcess.Spawn(settings, _events.Writer);
+            worker = WorkerProcess.Spawn(settings, _generation, _events.Writer);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             Log.Critical($"Cannot start a worker process: {e.Message}");
             Stop(ControlChannel.BootErrorExitCode);
-            return;
+            return false;
         }
         _workers[worker.Pid] = worker;
         Log.Info($"Booting worker {number} with pid {worker.Pid}");
+        return true;
     }
 
     private void Stop(int exitCode)
@@ -168,7 +246,14 @@ public sealed class Arbiter
         if (_stopping) return;
         _stopping = true;
         _exitCode = exitCode;
-        _stopDeadline = Environment.TickCount64 + (long)_config.GracefulTimeout.TotalMilliseconds;
-        foreach (var worker in _workers.Values) worker.Stop();
+        foreach (var worker in _workers.Values) worker.Stop(_config.GracefulTimeout);
     }
+
+    private static string Name(PosixSignal signal) => signal switch
+    {
+        PosixSignal.SIGTERM => "SIGTERM",
+        PosixSignal.SIGINT => "SIGINT",
+        PosixSignal.SIGQUIT => "SIGQUIT",
+        _ => signal.ToString(),
+    };
 }

@@ -11,6 +11,9 @@ public sealed record WorkerMessage(WorkerProcess Worker, string Line) : ArbiterE
 
 public sealed record WorkerExited(WorkerProcess Worker, int ExitCode) : ArbiterEvent;
 
+/// <summary>The new master started by a binary upgrade exited.</summary>
+public sealed record UpgradeExited(int ExitCode) : ArbiterEvent;
+
 /// <summary>Posted a few times a second so deadlines (boot back-off, graceful timeout) are noticed without another event.</summary>
 public sealed record Tick : ArbiterEvent
 {

@@ -30,11 +30,50 @@ public sealed class Listeners : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes over sockets another process bound: systemd's socket activation (LISTEN_FDS) or the old master
+    /// of a binary upgrade (PREFORK_INHERIT_FDS). Nothing is bound, so no connection waiting on them is lost.
+    /// </summary>
+    public static Listeners Inherit(IEnumerable<int> fds, bool fromSystemd)
+    {
+        // systemd owns the Unix socket files it made; a previous master hands ownership over with the sockets.
+        var listeners = new Listeners { HandedOver = fromSystemd };
+        foreach (var fd in fds)
+        {
+            Native.ClearCloseOnExec(fd);
+            var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+            var bind = new BindAddress(socket.LocalEndPoint?.ToString() ?? $"fd {fd}", socket.LocalEndPoint!);
+            listeners._sockets.Add((bind, socket));
+        }
+        return listeners;
+    }
+
+    /// <summary>
+    /// The sockets this master was handed instead of binding its own: by the old master of a binary upgrade,
+    /// or by systemd (LISTEN_FDS, LISTEN_PID; sd_listen_fds(3): descriptors from 3 on). Null if neither.
+    /// </summary>
+    public static Listeners? FromEnvironment()
+    {
+        var inherited = Environment.GetEnvironmentVariable(BinaryUpgrade.InheritFdsVariable);
+        Environment.SetEnvironmentVariable(BinaryUpgrade.InheritFdsVariable, null);
+        if (!string.IsNullOrEmpty(inherited)) return Inherit(inherited.Split(',').Select(int.Parse), fromSystemd: false);
+
+        var listenPid = Environment.GetEnvironmentVariable("LISTEN_PID");
+        var listenFds = Environment.GetEnvironmentVariable("LISTEN_FDS");
+        foreach (var name in new[] { "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES" }) Environment.SetEnvironmentVariable(name, null);
+        if (listenPid != Environment.ProcessId.ToString() || !int.TryParse(listenFds, out int count) || count < 1) return null;
+        return Inherit(Enumerable.Range(3, count), fromSystemd: true);
+    }
+
+    /// <summary>Set when another process owns the sockets too (a new master, systemd): Unix socket files are then left in place.</summary>
+    public bool HandedOver { get; set; }
+
     /// <summary>The addresses as clients reach them, with the port the kernel picked for port 0.</summary>
     public IEnumerable<string> Urls => _sockets.Select(s => s.Socket.LocalEndPoint switch
     {
         IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"http://[{ip.Address}]:{ip.Port}",
         IPEndPoint ip => $"http://{ip.Address}:{ip.Port}",
+        UnixDomainSocketEndPoint unix => $"unix:{unix}",
         _ => s.Bind.Text,
     });
 
@@ -97,7 +136,7 @@ public sealed class Listeners : IDisposable
         foreach (var (bind, socket) in _sockets)
         {
             socket.Dispose();
-            if (bind.EndPoint is UnixDomainSocketEndPoint unix) File.Delete(unix.ToString());
+            if (bind.EndPoint is UnixDomainSocketEndPoint unix && !HandedOver) File.Delete(unix.ToString());
         }
         _sockets.Clear();
     }

@@ -6,6 +6,8 @@ public sealed record MasterConfig(
     int Workers,
     int Backlog,
     TimeSpan GracefulTimeout,
+    TimeSpan Timeout,
+    string? PidFile,
     WorkerSettings WorkerTemplate)
 {
     public const string DefaultBind = "127.0.0.1:8888";
@@ -25,6 +27,22 @@ public sealed record MasterConfig(
         if (o.LimitRequestFields < 1) return Fail($"--limit-request-fields must be at least 1 (got {o.LimitRequestFields})");
         if (o.LimitRequestFieldSize < 16) return Fail($"--limit-request-field-size must be at least 16 (got {o.LimitRequestFieldSize})");
         if (o.LimitRequestBody < 0) return Fail($"--limit-request-body must be 0 or more (got {o.LimitRequestBody})");
+        if (o.Timeout < 1) return Fail($"--timeout must be at least 1 second (got {o.Timeout})");
+        if (o.MaxRequests < 0) return Fail($"--max-requests must be 0 or more (got {o.MaxRequests})");
+        if (o.MaxRequestsJitter < 0) return Fail($"--max-requests-jitter must be 0 or more (got {o.MaxRequestsJitter})");
+        int uid = -1, gid = -1;
+        if (o.User != null)
+        {
+            if (Native.LookUpUser(o.User) is not { } user) return Fail($"--user: no such user '{o.User}'");
+            (uid, gid) = user;
+        }
+        if (o.Group != null)
+        {
+            if (Native.LookUpGroup(o.Group) is not { } group) return Fail($"--group: no such group '{o.Group}'");
+            gid = group;
+        }
+        if ((uid >= 0 || gid >= 0) && Native.CurrentUid != 0)
+            return Fail("--user/--group: the master must run as root to switch users");
         if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
 
         var binds = new List<BindAddress>();
@@ -51,9 +69,17 @@ public sealed record MasterConfig(
                 MaxBodySize = o.LimitRequestBody,
             },
             LogLevel = level,
+            MaxRequests = o.MaxRequests,
+            MaxRequestsJitter = o.MaxRequestsJitter,
+            Uid = uid,
+            Gid = gid,
+            AccessLog = FullPath(o.AccessLog),
+            ErrorLog = FullPath(o.ErrorLog),
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            TimeSpan.FromSeconds(o.GracefulTimeout), template), null);
+            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template), null);
+
+        static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 
         static (MasterConfig?, string?) Fail(string error) => (null, error);
     }

@@ -41,6 +41,30 @@ public sealed class Options
     [Option("limit-request-body", Default = 1048576L, HelpText = "Largest request body in bytes; larger gets 413.")]
     public long LimitRequestBody { get; set; }
 
+    [Option('t', "timeout", Default = 30, HelpText = "Seconds a worker may go without a heartbeat before the master kills and replaces it. Worker liveness, not a request deadline (see README).")]
+    public int Timeout { get; set; }
+
+    [Option("max-requests", Default = 0, HelpText = "Retire a worker gracefully after this many requests (0: never).")]
+    public int MaxRequests { get; set; }
+
+    [Option("max-requests-jitter", Default = 0, HelpText = "Add a random 0..N to --max-requests per worker, so workers do not all retire at once.")]
+    public int MaxRequestsJitter { get; set; }
+
+    [Option("pid", HelpText = "Write the master's pid to this file.")]
+    public string? PidFile { get; set; }
+
+    [Option("user", HelpText = "Workers switch to this user (name or uid) before serving; the master needs to run as root.")]
+    public string? User { get; set; }
+
+    [Option("group", HelpText = "Workers switch to this group (name or gid); defaults to the user's group.")]
+    public string? Group { get; set; }
+
+    [Option("access-log", HelpText = "Append one line per request to this file, in Apache combined log format.")]
+    public string? AccessLog { get; set; }
+
+    [Option("error-log", HelpText = "Write the log to this file instead of stderr.")]
+    public string? ErrorLog { get; set; }
+
     [Option("log-level", Default = "info", HelpText = "debug, info, warning, error or critical.")]
     public string LogLevel { get; set; } = "info";
 }

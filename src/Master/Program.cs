@@ -41,11 +41,14 @@ if (config == null)
 Log.MinimumLevel = config.WorkerTemplate.LogLevel;
 
 Listeners listeners;
+PidFile? pidFile = config.PidFile != null ? new PidFile(config.PidFile) : null;
 try
 {
-    listeners = Listeners.Open(config.Binds, config.Backlog);
+    PrepareLogFiles(config.WorkerTemplate);
+    listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog);
+    pidFile?.Write();
 }
-catch (ListenException e)
+catch (Exception e) when (e is ListenException or IOException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;
@@ -56,7 +59,26 @@ using (listeners)
     Log.Info($"Starting prefork {typeof(Options).Assembly.GetName().Version?.ToString(3)}");
     foreach (var url in listeners.Urls) Log.Info($"Listening at: {url} (master pid {Environment.ProcessId})");
     Log.Info($"Using worker class: {config.WorkerTemplate.Class.ToString().ToLowerInvariant()}");
-    return await new Arbiter(config, listeners.Fds).RunAsync();
+    try
+    {
+        return await new Arbiter(config, listeners, pidFile).RunAsync();
+    }
+    finally
+    {
+        pidFile?.Remove();
+    }
+}
+
+// Log files exist before any worker starts, owned by the user the workers become, so they can reopen them.
+static void PrepareLogFiles(WorkerSettings workers)
+{
+    foreach (var path in new[] { workers.AccessLog, workers.ErrorLog })
+    {
+        if (path == null) continue;
+        Log.OpenAppend(path).Dispose();
+        if (workers.Uid >= 0) Native.ChangeOwner(path, workers.Uid, workers.Gid);
+    }
+    if (workers.ErrorLog != null) Log.ToFile(workers.ErrorLog);
 }
 
 static string Describe(Error error) => error switch

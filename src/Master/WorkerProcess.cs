@@ -11,13 +11,18 @@ public sealed class WorkerProcess
 {
     private readonly Process _process;
 
-    private WorkerProcess(int number, Process process)
+    private WorkerProcess(int number, int generation, Process process)
     {
         Number = number;
+        Generation = generation;
         _process = process;
     }
 
     public int Number { get; }
+    /// <summary>Bumped by each reload (SIGHUP); workers of an older generation are stopped once the new one is ready.</summary>
+    public int Generation { get; }
+    public long Started { get; } = Environment.TickCount64;
+    public long StopDeadline { get; private set; } = long.MaxValue;
     public int Pid { get; private set; }
     public bool Ready { get; set; }
     public bool Stopping { get; private set; }
@@ -26,7 +31,7 @@ public sealed class WorkerProcess
     public int Connections { get; set; }
     public long LastHeartbeat { get; set; } = Environment.TickCount64;
 
-    public static WorkerProcess Spawn(WorkerSettings settings, ChannelWriter<ArbiterEvent> events)
+    public static WorkerProcess Spawn(WorkerSettings settings, int generation, ChannelWriter<ArbiterEvent> events)
     {
         var start = new ProcessStartInfo
         {
@@ -48,7 +53,7 @@ public sealed class WorkerProcess
         foreach (var (name, value) in settings.ToEnvironment()) start.Environment[name] = value;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var worker = new WorkerProcess(settings.Number, process);
+        var worker = new WorkerProcess(settings.Number, generation, process);
         // Subscribed before Start, so even a worker that dies at once is reported.
         process.Exited += (_, _) => events.TryWrite(new WorkerExited(worker, process.ExitCode));
         process.Start();
@@ -61,14 +66,26 @@ public sealed class WorkerProcess
         return worker;
     }
 
-    /// <summary>Graceful: the worker stops accepting, finishes what it has, and exits.</summary>
-    public void Stop()
+    /// <summary>Graceful: the worker stops accepting, finishes what it has, and exits; killed if it is not done in time.</summary>
+    public void Stop(TimeSpan gracefulTimeout)
     {
         if (Stopping) return;
+        MarkStopping(gracefulTimeout);
+        Send(ControlChannel.Stop);
+    }
+
+    /// <summary>The worker is on its way out (it said so, or was told): it no longer counts towards the target.</summary>
+    public void MarkStopping(TimeSpan gracefulTimeout)
+    {
         Stopping = true;
+        StopDeadline = Environment.TickCount64 + (long)gracefulTimeout.TotalMilliseconds;
+    }
+
+    public void Send(string command)
+    {
         try
         {
-            _process.StandardInput.WriteLine(ControlChannel.Stop);
+            _process.StandardInput.WriteLine(command);
             _process.StandardInput.Flush();
         }
         catch (IOException)

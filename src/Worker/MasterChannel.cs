@@ -9,21 +9,14 @@ public sealed class MasterChannel
     private readonly object _gate = new();
     private readonly TextWriter _out = Console.Out;
 
-    /// <summary>Completes with true on a stop command, false when the master went away.</summary>
-    public Task<bool> Stopped { get; }
-
-    public MasterChannel()
+    /// <summary>Starts reading commands; each line is handed to <paramref name="onCommand"/>, end of file as null.</summary>
+    public MasterChannel(Action<string?> onCommand)
     {
-        var stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Stopped = stopped.Task;
         var reader = new Thread(() =>
         {
             string? line;
-            while ((line = Console.In.ReadLine()) != null)
-            {
-                if (line == ControlChannel.Stop) stopped.TrySetResult(true);
-            }
-            stopped.TrySetResult(false);
+            while ((line = Console.In.ReadLine()) != null) onCommand(line);
+            onCommand(null);
         }) { IsBackground = true, Name = "master channel" };
         reader.Start();
     }

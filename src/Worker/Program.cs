@@ -6,20 +6,36 @@ using Prefork.Worker.Http;
 
 // A worker is started by the master, never by hand: it inherits the listening sockets and its settings.
 WorkerSettings settings;
+AccessLog? accessLog;
 try
 {
     settings = WorkerSettings.FromEnvironment();
+    // Privileges go first, before a log file is opened or a byte is served.
+    Native.DropPrivileges(settings.Uid, settings.Gid);
+    if (settings.ErrorLog != null) Log.ToFile(settings.ErrorLog);
+    accessLog = settings.AccessLog != null ? new AccessLog(settings.AccessLog) : null;
 }
-catch (Exception e) when (e is InvalidOperationException or FormatException)
+catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
 {
     Log.Critical($"Worker cannot boot: {e.Message}");
     return ControlChannel.BootErrorExitCode;
 }
 Log.MinimumLevel = settings.LogLevel;
 
-var channel = new MasterChannel();
+const string MasterGone = "master is gone";
 var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-_ = channel.Stopped.ContinueWith(t => stop.TrySetResult(t.Result ? "stop from master" : "master is gone"));
+var channel = new MasterChannel(command =>
+{
+    switch (command)
+    {
+        case null: stop.TrySetResult(MasterGone); break;
+        case ControlChannel.Stop: stop.TrySetResult("stop from master"); break;
+        case ControlChannel.Reopen:
+            Log.Reopen();
+            accessLog?.Reopen();
+            break;
+    }
+});
 
 // TERM and QUIT from anyone mean a graceful stop. INT is ignored: Ctrl-C reaches the whole process group,
 // and the master turns it into an orderly stop of every worker.
@@ -28,7 +44,12 @@ using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Ca
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
 
 WorkerServer? server = null;
-server = new WorkerServer(settings, new DemoApp(settings, () => server!.RequestsServed));
+server = new WorkerServer(settings, new DemoApp(settings, () => server!.RequestsServed), accessLog);
+_ = server.Retire.ContinueWith(_ =>
+{
+    channel.Send(ControlChannel.Retiring);
+    stop.TrySetResult($"served {server.RequestsServed} requests, its --max-requests");
+});
 server.Start();
 
 // One tick a second: the Date header, connection deadlines, and the heartbeat that tells the master this
@@ -37,14 +58,14 @@ using var tick = new Timer(_ =>
 {
     DateHeader.Refresh();
     server.Sweep();
-    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    if (!server.Stuck) channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
 }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
 channel.Send(ControlChannel.Ready);
 
 var why = await stop.Task;
 // An orphaned worker must not linger: without a master nobody would replace or stop it.
-var drainTime = why == "master is gone" ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
+var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
 bool clean = await server.DrainAsync(drainTime);
 Log.Info($"Worker exiting (pid {Environment.ProcessId}): served {server.RequestsServed} requests" +

@@ -13,23 +13,32 @@ public sealed class WorkerServer : IConnectionHost
 {
     // How often a blocked accept wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
+    // On a stop, connections already in the backlog are still taken for this long, so none is reset.
+    private static readonly TimeSpan BacklogDrain = TimeSpan.FromSeconds(1);
 
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
     private readonly SemaphoreSlim _room;
     private readonly List<Thread> _acceptThreads = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _retire = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _maxRequests;
     private long _requests;
     private volatile bool _draining;
+    private long _stopAcceptingAt = long.MaxValue;
 
-    public WorkerServer(WorkerSettings settings, IHttpApp app)
+    public WorkerServer(WorkerSettings settings, IHttpApp app, AccessLog? accessLog)
     {
         _settings = settings;
         App = app;
+        AccessLog = accessLog;
         _room = new SemaphoreSlim(Capacity, Capacity);
+        _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
+            : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
     }
 
     public IHttpApp App { get; }
+    public AccessLog? AccessLog { get; }
     public HttpLimits Limits => _settings.Limits;
     public TimeSpan KeepAlive => _settings.KeepAlive;
     public TimeSpan RequestTimeout => _settings.RequestTimeout;
@@ -37,6 +46,12 @@ public sealed class WorkerServer : IConnectionHost
     public bool KeepAliveAllowed => !_draining && _settings.Class == WorkerClass.Async && _settings.KeepAlive > TimeSpan.Zero;
     public long RequestsServed => Interlocked.Read(ref _requests);
     public int OpenConnections => _connections.Count;
+
+    /// <summary>Completes when the worker has served its --max-requests and should be replaced.</summary>
+    public Task Retire => _retire.Task;
+
+    /// <summary>A sync worker inside a request is not turning its loop: it sends no heartbeat until the request ends.</summary>
+    public bool Stuck => _settings.Class == WorkerClass.Sync && _connections.Keys.Any(c => c.IsProcessing);
 
     private int Capacity => _settings.Class == WorkerClass.Sync ? 1 : _settings.MaxConnections;
 
@@ -59,12 +74,13 @@ public sealed class WorkerServer : IConnectionHost
     }
 
     /// <summary>
-    /// Graceful stop: accept nothing more, let every open connection finish its request (each is told
-    /// "Connection: close"), and give up at the deadline. Idle keep-alive connections close at their
-    /// keep-alive timeout, so a request already on its way is still answered.
+    /// Graceful stop: take what is already in the backlog, then accept nothing more; let every open
+    /// connection finish its request (each is told "Connection: close"), and give up at the deadline. Idle
+    /// keep-alive connections close at their keep-alive timeout, so a request already on its way is answered.
     /// </summary>
     public async Task<bool> DrainAsync(TimeSpan timeout)
     {
+        Interlocked.Exchange(ref _stopAcceptingAt, Environment.TickCount64 + (long)BacklogDrain.TotalMilliseconds);
         _draining = true;
         foreach (var thread in _acceptThreads) thread.Join();
         if (_connections.IsEmpty) _drained.TrySetResult();
@@ -72,7 +88,10 @@ public sealed class WorkerServer : IConnectionHost
         return _connections.IsEmpty;
     }
 
-    public void RequestServed() => Interlocked.Increment(ref _requests);
+    public void RequestServed()
+    {
+        if (Interlocked.Increment(ref _requests) == _maxRequests) _retire.TrySetResult();
+    }
 
     public void Closed(HttpConnection connection)
     {
@@ -83,9 +102,19 @@ public sealed class WorkerServer : IConnectionHost
 
     private void AcceptLoop(int listenFd)
     {
-        while (!_draining)
+        while (true)
         {
-            if (!_room.Wait(AcceptPoll)) continue;
+            if (!_room.Wait(AcceptPoll))
+            {
+                if (_draining && Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt)) return;
+                continue;
+            }
+            // Draining: only what is already queued, and only for a moment; then the thread ends.
+            if (_draining && (!Native.HasPendingConnection(listenFd) || Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt)))
+            {
+                _room.Release();
+                return;
+            }
             int fd = Native.Accept(listenFd, out int errno);
             if (fd < 0)
             {

@@ -23,6 +23,7 @@ public sealed class HttpConnection
     private readonly OutputBuffer _responseBody = new(256);
     private byte[] _input;
     private int _start, _end;
+    private string? _remoteAddress;
 
     // Timeouts are kept by the worker's one-second sweep (Kestrel's heartbeat), not a timer per read.
     private CancellationTokenSource _cancel = new();
@@ -44,8 +45,10 @@ public sealed class HttpConnection
 
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
 
-    /// <summary>True while the connection waits for a request and has none started: the state a drain may close.</summary>
-    public bool IsIdle => _phase == Phase.Idle && _start == _end;
+    private string RemoteAddress => _remoteAddress ??= (_socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address.ToString() ?? "-";
+
+    /// <summary>True while the app runs a request on this connection.</summary>
+    public bool IsProcessing => _phase == Phase.Processing;
 
     public async Task RunAsync()
     {
@@ -190,6 +193,7 @@ public sealed class HttpConnection
             _response.Close = true;
         }
         _host.RequestServed();
+        _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, _head.Method == Method.Head ? 0 : _response.Body.Length);
 
         // RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
         bool keepAlive = (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive)

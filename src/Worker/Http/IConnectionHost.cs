@@ -10,6 +10,8 @@ public interface IConnectionHost
     TimeSpan RequestTimeout { get; }
     /// <summary>False while the worker drains, or for the sync class: the next response says "Connection: close".</summary>
     bool KeepAliveAllowed { get; }
+    /// <summary>Where each request is logged, when --access-log is on.</summary>
+    AccessLog? AccessLog { get; }
     void RequestServed();
     void Closed(HttpConnection connection);
 }
