@@ -247,12 +247,25 @@ wait_loads() {
 }
 seconds_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 
-# curl_parallel COUNT PARALLEL URL DIR: COUNT curl processes, PARALLEL at a time, each a child of this
-# shell (not of xargs), so that an interrupted load can be stopped and reaped here, leaving no zombie.
-# Bodies go to DIR/body.I, and one line "I http_code time_total" per request to DIR/raw (000 = no response).
+# curl_parallel COUNT PARALLEL URL DIR: COUNT requests, PARALLEL at a time. Bodies go to DIR/body.I, and
+# one line "http_code time_total ..." per request to DIR/raw (http_code 000 = no response).
+# curl >= 7.68 does it in one process (--parallel). Older curl: one curl process per request, each a child
+# of this shell, so that an interrupted load can be stopped and reaped here, leaving no zombie.
+CURL_PARALLEL=''
+curl --help all 2>/dev/null | grep -q -- '--parallel-immediate' && CURL_PARALLEL=1
 curl_parallel() {
-    local count="$1" parallel="$2" url="$3" out="$4" i running=0 deadline=$((SECONDS + LOAD_TIMEOUT))
+    local count="$1" parallel="$2" url="$3" out="$4" i running=0 deadline=$((SECONDS + LOAD_TIMEOUT)) rc=0
     : >"$out/raw"
+    if [[ -n "$CURL_PARALLEL" ]]; then
+        for ((i = 1; i <= count; i++)); do printf 'url = "%s"\noutput = "%s/body.%d"\n' "$url" "$out" "$i"; done >"$out/curl.cfg"
+        timeout --kill-after=5 "$LOAD_TIMEOUT" curl -s --no-progress-meter -Z --parallel-max "$parallel" --parallel-immediate \
+            --max-time "$LOAD_TIMEOUT" -w '%{http_code} %{time_total} %{filename_effective}\n' -K "$out/curl.cfg" \
+            >"$out/raw" 2>/dev/null &
+        wait_load $! || rc=$?
+        # curl exits non-zero when some transfer failed: counted as errors from DIR/raw, not fatal.
+        [[ $rc -ne 124 ]] || echo "  warning: the load hit the ${LOAD_TIMEOUT}s cap"
+        return 0
+    fi
     for ((i = 1; i <= count; i++)); do
         if [[ $running -ge $parallel ]]; then
             wait -n 2>/dev/null || true
@@ -262,7 +275,7 @@ curl_parallel() {
             echo "  warning: the load hit the ${LOAD_TIMEOUT}s cap; $((count - i + 1)) request(s) not sent"
             break
         fi
-        curl -s -o "$out/body.$i" --max-time "$LOAD_TIMEOUT" -w "$i %{http_code} %{time_total}\n" "$url" >>"$out/raw" 2>/dev/null &
+        curl -s -o "$out/body.$i" --max-time "$LOAD_TIMEOUT" -w "%{http_code} %{time_total} $i\n" "$url" >>"$out/raw" 2>/dev/null &
         LOAD_PIDS+=("$!")
         running=$((running + 1))
     done
@@ -281,8 +294,8 @@ load_curl() {
     curl_parallel "$REQUESTS" "$CONCURRENCY" "$url" "$out"
     local seconds ok
     seconds="$(seconds_since "$start")"
-    awk '$2 != "000" { printf "%.3f\n", $3 * 1000 }' "$out/raw" >"$out/lat"
-    ok="$(awk '$2 == "200"' "$out/raw" | wc -l)"
+    awk '$1 != "000" { printf "%.3f\n", $2 * 1000 }' "$out/raw" >"$out/lat"
+    ok="$(awk '$1 == "200"' "$out/raw" | wc -l)"
     echo "ok=$ok errors=$((REQUESTS - ok)) seconds=$seconds" >"$out/summary"
     pids_from_bodies "$out" >"$out/pids"
 }
