@@ -8,7 +8,7 @@ namespace Prefork.Worker.Http;
 /// and go round again while the connection is kept alive. Requests on a connection are served in order, so
 /// pipelined responses leave in the order their requests came.
 /// </summary>
-public sealed class HttpConnection
+public sealed partial class HttpConnection
 {
     private enum Phase { Idle, ReadingHead, ReadingBody, Processing, Writing }
 
@@ -40,7 +40,7 @@ public sealed class HttpConnection
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
         _request = new HttpRequest(_head);
-        _response = new HttpResponse(_responseBody);
+        _response = new HttpResponse(_responseBody, this);
     }
 
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
@@ -188,25 +188,38 @@ public sealed class HttpConnection
         catch (Exception e)
         {
             Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
+            // Once the head is out, a 500 can no longer be sent: the truncated response ends with the connection.
+            if (_response.HasStarted) throw;
             _response.Reset();
             _response.Send(500, "text/plain", "500 Internal Server Error\n");
             _response.Close = true;
         }
         _host.RequestServed();
-        _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, _head.Method == Method.Head ? 0 : _response.Body.Length);
 
-        // RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-        bool keepAlive = (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive)
-            && !_response.Close && _host.KeepAliveAllowed;
-        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, _head.VersionMinor == 0);
+        bool keepAlive;
+        if (_response.HasStarted)
+        {
+            keepAlive = FinishStreaming();
+        }
+        else
+        {
+            keepAlive = KeepAliveWanted();
+            ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, _head.VersionMinor == 0);
+            _streamed = _response.Body.Length;
+        }
+        _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, _head.Method == Method.Head ? 0 : _streamed);
         if (!keepAlive)
         {
             await CloseGracefullyAsync();
             return false;
         }
-        if (_output.Length > 64 * 1024) await FlushAsync();
+        if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();
         return true;
     }
+
+    /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
+    private bool KeepAliveWanted() =>
+        (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive) && !_response.Close && _host.KeepAliveAllowed;
 
     /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
     private RejectReason BodyCutShort() =>

@@ -3,27 +3,68 @@ using System.Text;
 namespace Prefork.Worker.Http;
 
 /// <summary>
-/// The response an application fills in. The body is buffered; the connection adds Content-Length, Date,
-/// Server and Connection, and leaves the body out for HEAD.
+/// The response an application fills in. A small body is buffered and sent with Content-Length in one write.
+/// A larger one streams: once <see cref="WriteAsync"/> passes the buffer (or the app calls
+/// <see cref="FlushAsync"/> or <see cref="SendFileAsync"/>), the head goes out with Content-Length if the app
+/// set <see cref="ContentLength"/>, else chunked (RFC 9112 §7.1). The connection adds Date, Server and
+/// Connection, and never sends a body for HEAD.
 /// </summary>
 public sealed class HttpResponse
 {
     private readonly List<KeyValuePair<string, string>> _headers = new();
 
-    internal HttpResponse(OutputBuffer body) => Body = body;
+    /// <summary>Bodies up to this size are buffered whole; past it the response streams.</summary>
+    public const int BufferLimit = 64 * 1024;
+
+    internal HttpResponse(OutputBuffer body, IResponseSink sink)
+    {
+        Body = body;
+        _sink = sink;
+    }
+
+    private readonly IResponseSink _sink;
 
     public int StatusCode { get; set; } = 200;
     public string? ContentType { get; set; }
     /// <summary>Set to close the connection after this response.</summary>
     public bool Close { get; set; }
+    /// <summary>The body's length, when the app knows it before streaming; unset, a streamed body is chunked.</summary>
+    public long? ContentLength { get; set; }
+    /// <summary>True once the head has been sent: status and headers can no longer change.</summary>
+    public bool HasStarted { get; internal set; }
     public IReadOnlyList<KeyValuePair<string, string>> Headers => _headers;
     internal OutputBuffer Body { get; }
 
     public void AddHeader(string name, string value) => _headers.Add(new(name, value));
 
-    public void Write(ReadOnlySpan<byte> bytes) => Body.Write(bytes);
+    public void Write(ReadOnlySpan<byte> bytes)
+    {
+        if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");
+        Body.Write(bytes);
+    }
 
-    public void Write(string text) => Body.WriteUtf8(text);
+    /// <summary>Adds to the body; buffered while it is small, streamed to the client after that.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
+    {
+        if (!HasStarted && Body.Length + bytes.Length <= BufferLimit)
+        {
+            Body.Write(bytes.Span);
+            return default;
+        }
+        return _sink.WriteBodyAsync(bytes);
+    }
+
+    /// <summary>Sends the head and what is buffered now, for a body produced over time.</summary>
+    public ValueTask FlushAsync() => _sink.WriteBodyAsync(ReadOnlyMemory<byte>.Empty);
+
+    /// <summary>Sends part of a file straight from the page cache (sendfile), without copying it through the worker.</summary>
+    public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
+
+    public void Write(string text)
+    {
+        if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");
+        Body.WriteUtf8(text);
+    }
 
     /// <summary>Status, content type and body in one call, for the common case.</summary>
     public void Send(int status, string contentType, string body)
@@ -39,6 +80,8 @@ public sealed class HttpResponse
         StatusCode = 200;
         ContentType = null;
         Close = false;
+        ContentLength = null;
+        HasStarted = false;
         _headers.Clear();
         Body.Clear();
     }

@@ -1,11 +1,21 @@
 namespace Prefork.Worker.Http;
 
+/// <summary>How a response body is delimited (RFC 9112 §6.3).</summary>
+public enum BodyFraming { ContentLength, Chunked, UntilClose }
+
 /// <summary>Serialises a response head and body into the connection's output buffer (RFC 9112 §4, §6).</summary>
 public static class ResponseWriter
 {
     private static readonly byte[] ServerHeader = "Server: Prefork\r\n"u8.ToArray();
 
+    /// <summary>A whole buffered response: head with Content-Length, then the body (not for HEAD).</summary>
     public static void Write(OutputBuffer output, HttpResponse response, bool headRequest, bool keepAlive, bool http10)
+    {
+        WriteHead(output, response, BodyFraming.ContentLength, response.Body.Length, keepAlive, http10);
+        if (HasBody(response.StatusCode) && !headRequest) output.Write(response.Body.Span);
+    }
+
+    public static void WriteHead(OutputBuffer output, HttpResponse response, BodyFraming framing, long length, bool keepAlive, bool http10)
     {
         int status = response.StatusCode;
         WriteStatusLine(output, status);
@@ -24,19 +34,28 @@ public static class ResponseWriter
             output.WriteLatin1(value);
             output.Write("\r\n"u8);
         }
-        // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 or a HEAD response carries the GET length.
-        bool bodyAllowed = status >= 200 && status != 204 && status != 304;
-        if (status >= 200 && status != 204)
+        // RFC 9110 §8.6: no Content-Length in 1xx and 204; a HEAD response carries the GET length, and a 304
+        // only the length the app states (its own empty body says nothing about the representation).
+        if (status >= 200 && status != 204 && (status != 304 || response.ContentLength != null))
         {
-            output.Write("Content-Length: "u8);
-            output.WriteNumber(response.Body.Length);
-            output.Write("\r\n"u8);
+            if (framing == BodyFraming.ContentLength)
+            {
+                output.Write("Content-Length: "u8);
+                output.WriteNumber(length);
+                output.Write("\r\n"u8);
+            }
+            else if (framing == BodyFraming.Chunked)
+            {
+                output.Write("Transfer-Encoding: chunked\r\n"u8);
+            }
         }
         if (!keepAlive) output.Write("Connection: close\r\n"u8);
         else if (http10) output.Write("Connection: keep-alive\r\n"u8);
         output.Write("\r\n"u8);
-        if (bodyAllowed && !headRequest) output.Write(response.Body.Span);
     }
+
+    /// <summary>RFC 9110 §6.4.1: 1xx, 204 and 304 responses never have a body.</summary>
+    public static bool HasBody(int status) => status >= 200 && status != 204 && status != 304;
 
     public static void WriteStatusLine(OutputBuffer output, int status)
     {
@@ -63,6 +82,7 @@ public static class ResponseWriter
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",

@@ -1,0 +1,108 @@
+using System.Net.Sockets;
+
+namespace Prefork.Worker.Http;
+
+/// <summary>The streamed side of a response: a body too large to buffer, a body produced over time, or a file.</summary>
+public sealed partial class HttpConnection : IResponseSink
+{
+    private BodyFraming _framing;
+    private long _streamed;
+    private bool _keepAlive;
+
+    async ValueTask IResponseSink.WriteBodyAsync(ReadOnlyMemory<byte> bytes)
+    {
+        if (!_response.HasStarted) await StartStreamingAsync(pendingFile: 0);
+        if (!bytes.IsEmpty)
+        {
+            WriteBodyPart(bytes.Span);
+            if (_output.Length < HttpResponse.BufferLimit) return;
+        }
+        await FlushAsync();
+    }
+
+    async ValueTask IResponseSink.SendFileAsync(FileStream file, long offset, long count)
+    {
+        if (!_response.HasStarted) await StartStreamingAsync(pendingFile: count);
+        _streamed += count;
+        if (!SendsBody || count == 0) return;
+        if (_framing == BodyFraming.Chunked) WriteChunkHeader(count);
+        await FlushAsync();
+        // sendfile(2) takes at most 2 GiB a call; SendPackets is how .NET reaches it with an offset.
+        const int MaxPart = int.MaxValue & ~4095;
+        for (long sent = 0; sent < count; sent += MaxPart)
+        {
+            int part = (int)Math.Min(MaxPart, count - sent);
+            await SendPacketsAsync(new SendPacketsElement(file, offset + sent, part));
+        }
+        if (_framing == BodyFraming.Chunked) _output.Write("\r\n"u8);
+    }
+
+    private bool SendsBody => _head.Method != Method.Head && ResponseWriter.HasBody(_response.StatusCode);
+
+    /// <summary>Sends the head; what the app buffered so far becomes the first part of the body.</summary>
+    private async ValueTask StartStreamingAsync(long pendingFile)
+    {
+        _response.HasStarted = true;
+        _keepAlive = KeepAliveWanted();
+        if (pendingFile > 0 && _response.ContentLength == null) _response.ContentLength = _response.Body.Length + pendingFile;
+        _framing = _response.ContentLength != null ? BodyFraming.ContentLength
+            : _head.VersionMinor == 1 ? BodyFraming.Chunked
+            : BodyFraming.UntilClose;
+        // An HTTP/1.0 client cannot read chunks: the end of its body is the end of the connection.
+        if (_framing == BodyFraming.UntilClose) _keepAlive = false;
+        ResponseWriter.WriteHead(_output, _response, _framing, _response.ContentLength ?? 0, _keepAlive, _head.VersionMinor == 0);
+        _streamed = 0;
+        if (_response.Body.Length > 0) WriteBodyPart(_response.Body.Span);
+        _response.Body.Clear();
+        await FlushAsync();
+    }
+
+    private void WriteBodyPart(ReadOnlySpan<byte> bytes)
+    {
+        _streamed += bytes.Length;
+        if (!SendsBody) return;
+        if (_framing == BodyFraming.Chunked)
+        {
+            WriteChunkHeader(bytes.Length);
+            _output.Write(bytes);
+            _output.Write("\r\n"u8);
+        }
+        else
+        {
+            _output.Write(bytes);
+        }
+    }
+
+    private void WriteChunkHeader(long size)
+    {
+        Span<byte> hex = stackalloc byte[16];
+        size.TryFormat(hex, out int written, "x");
+        _output.Write(hex[..written]);
+        _output.Write("\r\n"u8);
+    }
+
+    /// <summary>Ends a streamed body; false when the connection must close because the body broke its own framing.</summary>
+    private bool FinishStreaming()
+    {
+        if (_framing == BodyFraming.Chunked && SendsBody) _output.Write("0\r\n\r\n"u8);
+        if (_framing == BodyFraming.ContentLength && _streamed != _response.ContentLength)
+        {
+            // The client was promised another length: the only honest end is to close.
+            Log.Error($"\"{_request.MethodName} {_request.Target}\": the app declared Content-Length {_response.ContentLength} but sent {_streamed} bytes");
+            return false;
+        }
+        return _keepAlive;
+    }
+
+    private async ValueTask SendPacketsAsync(SendPacketsElement element)
+    {
+        using var args = new SocketAsyncEventArgs { SendPacketsElements = [element] };
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        args.Completed += (_, a) => done.TrySetResult();
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
+        // A client that stops reading is cut off like any other slow client: closing the socket ends the send.
+        using var cancel = _cancel.Token.Register(() => _socket.Dispose());
+        if (_socket.SendPacketsAsync(args)) await done.Task;
+        if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
+    }
+}
