@@ -27,16 +27,15 @@ public static class RequestParser
         int pos = 0;
         while (pos + 1 < input.Length && input[pos] == CR && input[pos + 1] == LF && pos < limits.MaxRequestLine) pos += 2;
 
+        // The length limit is judged on the bytes before the LF first, exactly as it is while the line is still
+        // arriving: a line that is already too long was refused with 414 before its LF could be seen, so it gets
+        // 414 here too, whatever it ends in (otherwise the status would depend on how the bytes were split).
         int lineEnd = input[pos..].IndexOf(LF);
-        if (lineEnd < 0)
-        {
-            return input.Length - pos > limits.MaxRequestLine + 1
-                ? ParseResult.Reject(RejectReason.RequestLineTooLong)
-                : ParseResult.Incomplete;
-        }
+        int arrived = lineEnd < 0 ? input.Length - pos : lineEnd;
+        if (arrived > limits.MaxRequestLine + 1) return ParseResult.Reject(RejectReason.RequestLineTooLong);
+        if (lineEnd < 0) return ParseResult.Incomplete;
         // RFC 9112 §2.2: lines end in CRLF. A bare LF is refused, so every hop agrees on where a line ends.
         if (lineEnd == 0 || input[pos + lineEnd - 1] != CR) return ParseResult.Reject(RejectReason.InvalidRequestLine);
-        if (lineEnd - 1 > limits.MaxRequestLine) return ParseResult.Reject(RejectReason.RequestLineTooLong);
 
         var reason = ParseRequestLine(input.Slice(pos, lineEnd - 1), pos, head);
         if (reason != RejectReason.None) return ParseResult.Reject(reason);
@@ -48,12 +47,12 @@ public static class RequestParser
         {
             var rest = input[pos..];
             int lf = rest.IndexOf(LF);
-            if (lf < 0)
-            {
-                if (rest.Length > limits.MaxHeaderFieldSize + 1) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
-                if (pos - headersStart + rest.Length > limits.MaxHeadersTotalSize + 2) return ParseResult.Reject(RejectReason.HeadersTooLarge);
-                return ParseResult.Incomplete;
-            }
+            // As for the request line: the limits on a line still arriving also apply to the bytes before its LF,
+            // before the line end is looked at, so a split input and a whole one get the same answer.
+            int lineArrived = lf < 0 ? rest.Length : lf;
+            if (lineArrived > limits.MaxHeaderFieldSize + 1) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
+            if (pos - headersStart + lineArrived > limits.MaxHeadersTotalSize + 2) return ParseResult.Reject(RejectReason.HeadersTooLarge);
+            if (lf < 0) return ParseResult.Incomplete;
             if (lf == 0 || rest[lf - 1] != CR) return ParseResult.Reject(RejectReason.InvalidHeader);
 
             var line = rest[..(lf - 1)];
