@@ -49,9 +49,8 @@ public static class RequestParser
             int lf = rest.IndexOf(LF);
             // As for the request line: the limits on a line still arriving also apply to the bytes before its LF,
             // before the line end is looked at, so a split input and a whole one get the same answer.
-            int lineArrived = lf < 0 ? rest.Length : lf;
-            if (lineArrived > limits.MaxHeaderFieldSize + 1) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
-            if (pos - headersStart + lineArrived > limits.MaxHeadersTotalSize + 2) return ParseResult.Reject(RejectReason.HeadersTooLarge);
+            reason = ArrivingLineLimit(lf < 0 ? rest : rest[..lf], pos - headersStart, head.HeaderCount, limits);
+            if (reason != RejectReason.None) return ParseResult.Reject(reason);
             if (lf < 0) return ParseResult.Incomplete;
             if (lf == 0 || rest[lf - 1] != CR) return ParseResult.Reject(RejectReason.InvalidHeader);
 
@@ -61,8 +60,7 @@ public static class RequestParser
                 pos += 2;
                 break;
             }
-            if (line.Length > limits.MaxHeaderFieldSize) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
-            if (head.HeaderCount >= limits.MaxHeaderFields) return ParseResult.Reject(RejectReason.TooManyHeaders);
+            // The field-size and field-count limits were judged above; a whole line may still overrun the section.
             if (pos + lf + 1 - headersStart > limits.MaxHeadersTotalSize) return ParseResult.Reject(RejectReason.HeadersTooLarge);
 
             reason = ParseFieldLine(line, pos, head, ref framing);
@@ -74,6 +72,30 @@ public static class RequestParser
         return reason == RejectReason.None
             ? new ParseResult(ParseStatus.Complete, pos, RejectReason.None)
             : ParseResult.Reject(reason);
+    }
+
+    /// <summary>
+    /// The limits on a header line of which <paramref name="arrived"/> (the bytes before any LF) has come in, after
+    /// <paramref name="sectionSoFar"/> bytes of earlier field lines. Each limit is crossed at some length of the
+    /// line; if several are crossed, the one crossed first is reported, as it would have been had the line come a
+    /// byte at a time, so the reason does not depend on how the bytes were split.
+    /// </summary>
+    private static RejectReason ArrivingLineLimit(ReadOnlySpan<byte> arrived, int sectionSoFar, int headerCount, HttpLimits limits)
+    {
+        long length = arrived.Length;
+        // Field line (plus its CR) longer than MaxHeaderFieldSize (+1).
+        long fieldAt = (long)limits.MaxHeaderFieldSize + 2;
+        // Field lines so far plus this one (plus CRLF) past MaxHeadersTotalSize (+2).
+        long totalAt = (long)limits.MaxHeadersTotalSize + 3 - sectionSoFar;
+        // One field line too many: known from its first byte, or its second if the first is the CR of the end.
+        long countAt = headerCount < limits.MaxHeaderFields ? long.MaxValue : arrived.IsEmpty || arrived[0] != CR ? 1 : 2;
+
+        var reason = RejectReason.None;
+        long first = long.MaxValue;
+        if (fieldAt <= length) { first = fieldAt; reason = RejectReason.HeaderFieldTooLarge; }
+        if (countAt <= length && countAt < first) { first = countAt; reason = RejectReason.TooManyHeaders; }
+        if (totalAt <= length && totalAt < first) reason = RejectReason.HeadersTooLarge;
+        return reason;
     }
 
     /// <summary>RFC 9112 §3: method SP request-target SP HTTP-version, each part exactly as the grammar says.</summary>
