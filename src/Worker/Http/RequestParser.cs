@@ -30,8 +30,10 @@ public static class RequestParser
         // The length limit is judged on the bytes before the LF first, exactly as it is while the line is still
         // arriving: a line that is already too long was refused with 414 before its LF could be seen, so it gets
         // 414 here too, whatever it ends in (otherwise the status would depend on how the bytes were split).
+        // Skipped empty lines count towards it, so the whole head stays within HttpLimits.MaxHeadSize, which
+        // the connection sizes its buffer by.
         int lineEnd = input[pos..].IndexOf(LF);
-        int arrived = lineEnd < 0 ? input.Length - pos : lineEnd;
+        int arrived = pos + (lineEnd < 0 ? input.Length - pos : lineEnd);
         if (arrived > limits.MaxRequestLine + 1) return ParseResult.Reject(RejectReason.RequestLineTooLong);
         if (lineEnd < 0) return ParseResult.Incomplete;
         // RFC 9112 §2.2: lines end in CRLF. A bare LF is refused, so every hop agrees on where a line ends.
