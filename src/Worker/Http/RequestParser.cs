@@ -27,16 +27,17 @@ public static class RequestParser
         int pos = 0;
         while (pos + 1 < input.Length && input[pos] == CR && input[pos + 1] == LF && pos < limits.MaxRequestLine) pos += 2;
 
+        // The length limit is judged on the bytes before the LF first, exactly as it is while the line is still
+        // arriving: a line that is already too long was refused with 414 before its LF could be seen, so it gets
+        // 414 here too, whatever it ends in (otherwise the status would depend on how the bytes were split).
+        // Skipped empty lines count towards it, so the whole head stays within HttpLimits.MaxHeadSize, which
+        // the connection sizes its buffer by.
         int lineEnd = input[pos..].IndexOf(LF);
-        if (lineEnd < 0)
-        {
-            return input.Length - pos > limits.MaxRequestLine + 1
-                ? ParseResult.Reject(RejectReason.RequestLineTooLong)
-                : ParseResult.Incomplete;
-        }
+        int arrived = pos + (lineEnd < 0 ? input.Length - pos : lineEnd);
+        if (arrived > limits.MaxRequestLine + 1) return ParseResult.Reject(RejectReason.RequestLineTooLong);
+        if (lineEnd < 0) return ParseResult.Incomplete;
         // RFC 9112 §2.2: lines end in CRLF. A bare LF is refused, so every hop agrees on where a line ends.
         if (lineEnd == 0 || input[pos + lineEnd - 1] != CR) return ParseResult.Reject(RejectReason.InvalidRequestLine);
-        if (lineEnd - 1 > limits.MaxRequestLine) return ParseResult.Reject(RejectReason.RequestLineTooLong);
 
         var reason = ParseRequestLine(input.Slice(pos, lineEnd - 1), pos, head);
         if (reason != RejectReason.None) return ParseResult.Reject(reason);
@@ -48,12 +49,11 @@ public static class RequestParser
         {
             var rest = input[pos..];
             int lf = rest.IndexOf(LF);
-            if (lf < 0)
-            {
-                if (rest.Length > limits.MaxHeaderFieldSize + 1) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
-                if (pos - headersStart + rest.Length > limits.MaxHeadersTotalSize + 2) return ParseResult.Reject(RejectReason.HeadersTooLarge);
-                return ParseResult.Incomplete;
-            }
+            // As for the request line: the limits on a line still arriving also apply to the bytes before its LF,
+            // before the line end is looked at, so a split input and a whole one get the same answer.
+            reason = ArrivingLineLimit(lf < 0 ? rest : rest[..lf], pos - headersStart, head.HeaderCount, limits);
+            if (reason != RejectReason.None) return ParseResult.Reject(reason);
+            if (lf < 0) return ParseResult.Incomplete;
             if (lf == 0 || rest[lf - 1] != CR) return ParseResult.Reject(RejectReason.InvalidHeader);
 
             var line = rest[..(lf - 1)];
@@ -62,8 +62,7 @@ public static class RequestParser
                 pos += 2;
                 break;
             }
-            if (line.Length > limits.MaxHeaderFieldSize) return ParseResult.Reject(RejectReason.HeaderFieldTooLarge);
-            if (head.HeaderCount >= limits.MaxHeaderFields) return ParseResult.Reject(RejectReason.TooManyHeaders);
+            // The field-size and field-count limits were judged above; a whole line may still overrun the section.
             if (pos + lf + 1 - headersStart > limits.MaxHeadersTotalSize) return ParseResult.Reject(RejectReason.HeadersTooLarge);
 
             reason = ParseFieldLine(line, pos, head, ref framing);
@@ -75,6 +74,30 @@ public static class RequestParser
         return reason == RejectReason.None
             ? new ParseResult(ParseStatus.Complete, pos, RejectReason.None)
             : ParseResult.Reject(reason);
+    }
+
+    /// <summary>
+    /// The limits on a header line of which <paramref name="arrived"/> (the bytes before any LF) has come in, after
+    /// <paramref name="sectionSoFar"/> bytes of earlier field lines. Each limit is crossed at some length of the
+    /// line; if several are crossed, the one crossed first is reported, as it would have been had the line come a
+    /// byte at a time, so the reason does not depend on how the bytes were split.
+    /// </summary>
+    private static RejectReason ArrivingLineLimit(ReadOnlySpan<byte> arrived, int sectionSoFar, int headerCount, HttpLimits limits)
+    {
+        long length = arrived.Length;
+        // Field line (plus its CR) longer than MaxHeaderFieldSize (+1).
+        long fieldAt = (long)limits.MaxHeaderFieldSize + 2;
+        // Field lines so far plus this one (plus CRLF) past MaxHeadersTotalSize (+2).
+        long totalAt = (long)limits.MaxHeadersTotalSize + 3 - sectionSoFar;
+        // One field line too many: known from its first byte, or its second if the first is the CR of the end.
+        long countAt = headerCount < limits.MaxHeaderFields ? long.MaxValue : arrived.IsEmpty || arrived[0] != CR ? 1 : 2;
+
+        var reason = RejectReason.None;
+        long first = long.MaxValue;
+        if (fieldAt <= length) { first = fieldAt; reason = RejectReason.HeaderFieldTooLarge; }
+        if (countAt <= length && countAt < first) { first = countAt; reason = RejectReason.TooManyHeaders; }
+        if (totalAt <= length && totalAt < first) reason = RejectReason.HeadersTooLarge;
+        return reason;
     }
 
     /// <summary>RFC 9112 §3: method SP request-target SP HTTP-version, each part exactly as the grammar says.</summary>
