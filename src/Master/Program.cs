@@ -11,6 +11,9 @@ var parser = new Parser(s =>
     s.AllowMultiInstance = true;
     s.CaseInsensitiveEnumValues = true;
 });
+// The parser knows --help and --version only as the first argument; anywhere else it calls them unknown.
+var first = args.FirstOrDefault(a => a is "--help" or "--version");
+if (first != null) args = [first];
 var parsed = parser.ParseArguments<Options>(args);
 if (parsed is NotParsed<Options> notParsed)
 {

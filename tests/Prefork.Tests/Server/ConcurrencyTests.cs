@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Prefork.Tests.Server;
+
+/// <summary>Load spread over workers, and what the worker class means for a slow request's neighbours.</summary>
+public class ConcurrencyTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Two_hundred_parallel_requests_all_succeed_on_more_than_one_worker()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output);
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.Zero };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+
+        using var stop = new CancellationTokenSource();
+        var zombieWatch = Task.Run(async () =>
+        {
+            int scans = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var zombies = ProcFs.ZombieChildren(master.MasterPid);
+                Assert.True(zombies.Count == 0, $"zombie children during load: {string.Join(", ", zombies)}");
+                scans++;
+                try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
+            }
+            return scans;
+        });
+
+        var requests = Enumerable.Range(0, 200).Select(async _ =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{master.Port}/worker");
+            request.Headers.ConnectionClose = true;
+            using var response = await client.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, Pid: response.IsSuccessStatusCode ? JsonDocument.Parse(body).RootElement.GetProperty("pid").GetInt32() : 0);
+        }).ToList();
+        var results = await Task.WhenAll(requests);
+        stop.Cancel();
+        Assert.True(await zombieWatch > 0);
+
+        Assert.All(results, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var pids = results.Select(r => r.Pid).ToHashSet();
+        output.WriteLine($"served by: {string.Join(", ", results.GroupBy(r => r.Pid).Select(g => $"{g.Key}×{g.Count()}"))}");
+        Assert.True(pids.Count > 1, $"all 200 requests went to one worker ({pids.First()})");
+        Assert.Subset(master.WorkerPids.ToHashSet(), pids);
+    }
+
+    [Theory]
+    [InlineData("sync")]
+    [InlineData("async")]
+    public async Task Slow_request_blocks_a_sync_worker_but_not_an_async_one(string workerClass)
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", workerClass], output);
+        // A is queued first, so a sync worker (one connection at a time, taken from the backlog in order) serves it first.
+        await using var a = await RawHttpConnection.ConnectAsync(master.Port);
+        await a.SendAsync("GET /sleep?ms=800 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        await using var b = await RawHttpConnection.ConnectAsync(master.Port);
+        await b.SendAsync("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+        var readA = a.ReadResponseAsync();
+        var readB = b.ReadResponseAsync();
+        var ra = await readA;
+        var rb = await readB;
+        Assert.Equal(200, ra.Status);
+        Assert.Equal(200, rb.Status);
+        Assert.Equal("Hello, World!", rb.BodyText);
+        output.WriteLine($"A done at {ra.CompletedAt}, B done at {rb.CompletedAt} ({Stopwatch.GetElapsedTime(ra.CompletedAt, rb.CompletedAt).TotalMilliseconds:0} ms apart)");
+        if (workerClass == "sync")
+        {
+            Assert.True(ra.CompletedAt < rb.CompletedAt, "a sync worker answered B while it was still busy with A");
+            Assert.Equal("close", ra.Header("Connection"), ignoreCase: true);
+        }
+        else
+        {
+            Assert.True(rb.CompletedAt < ra.CompletedAt, "an async worker held B back behind the slow A");
+        }
+    }
+
+    [Fact]
+    public async Task Connections_waiting_in_the_backlog_survive_the_death_of_the_worker()
+    {
+        // One sync worker: it holds A (slow) and cannot take anything else, so B and C wait in the kernel's backlog.
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "sync"], output);
+        int victim = master.WorkerPids.Single();
+        await using var a = await RawHttpConnection.ConnectAsync(master.Port);
+        await a.SendAsync("GET /sleep?ms=5000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        await using var b = await RawHttpConnection.ConnectAsync(master.Port);
+        await b.SendAsync("GET /worker HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        await using var c = await RawHttpConnection.ConnectAsync(master.Port);
+        await c.SendAsync("GET /worker HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+        int mark = master.LineCount;
+        Assert.True(Native.SendSignal(victim, Native.SIGKILL));
+        var booted = await master.WaitForLineAsync(MasterProcess.BootingRegex(), TimeSpan.FromSeconds(20), mark);
+        int replacement = int.Parse(booted.Groups["pid"].Value);
+
+        var rb = await b.ReadResponseAsync();
+        var rc = await c.ReadResponseAsync();
+        Assert.Equal(200, rb.Status);
+        Assert.Equal(200, rc.Status);
+        Assert.Equal(replacement, rb.WorkerPid);
+        Assert.Equal(replacement, rc.WorkerPid);
+        Assert.Empty(ProcFs.ZombieChildren(master.MasterPid));
+    }
+}

@@ -1,0 +1,138 @@
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Prefork.Tests.Server;
+
+/// <summary>The master as a process supervisor: replacing killed workers, stopping gracefully, dying without orphans.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class LifecycleTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private static void AssertNoZombies(MasterProcess master)
+    {
+        var zombies = ProcFs.ZombieChildren(master.MasterPid);
+        Assert.True(zombies.Count == 0, $"zombie children of the master: {string.Join(", ", zombies)}");
+    }
+
+    [Fact]
+    public async Task Worker_killed_with_sigkill_is_replaced_and_requests_keep_succeeding()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output);
+        var victim = master.WorkerPids.First();
+        int mark = master.LineCount;
+        Assert.True(Native.SendSignal(victim, Native.SIGKILL));
+
+        await master.WaitForLineAsync(new Regex($@"\(pid {victim}\) was killed by signal 9; replacing it"), Bound, mark);
+        var booted = await master.WaitForLineAsync(MasterProcess.BootingRegex(), Bound, mark);
+        int replacement = int.Parse(booted.Groups["pid"].Value);
+        Assert.NotEqual(victim, replacement);
+        await master.WaitForLineAsync(new Regex($@"\(pid {replacement}\) ready"), Bound, mark);
+
+        // The master reaped it: no /proc entry left, not even a zombie.
+        Assert.Empty(await ProcFs.WaitAllGoneAsync([victim], Bound));
+        Assert.Null(ProcFs.ReadStat(victim));
+        AssertNoZombies(master);
+        Assert.Equal(2, master.WorkerPids.Count);
+        Assert.DoesNotContain(victim, master.WorkerPids);
+
+        var pids = new HashSet<int>();
+        for (int i = 0; i < 20; i++)
+        {
+            var r = await RawHttpConnection.GetAsync(master.Port, "/worker");
+            Assert.Equal(200, r.Status);
+            pids.Add(r.WorkerPid);
+        }
+        Assert.DoesNotContain(victim, pids);
+        Assert.Subset(master.WorkerPids.ToHashSet(), pids);
+        AssertNoZombies(master);
+    }
+
+    [Fact]
+    public async Task Sigterm_lets_in_flight_requests_finish_then_master_exits_0()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output);
+        var workers = master.WorkerPids.ToList();
+
+        // Each connection first proves a worker holds it (a keep-alive response), then starts a slow request.
+        var connections = new List<RawHttpConnection>();
+        for (int i = 0; i < 6; i++)
+        {
+            var c = await RawHttpConnection.ConnectAsync(master.Port);
+            connections.Add(c);
+            await c.SendAsync("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            Assert.Equal(200, (await c.ReadResponseAsync()).Status);
+        }
+        foreach (var c in connections) await c.SendAsync("GET /sleep?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+        int mark = master.LineCount;
+        Assert.True(master.Signal(Native.SIGTERM));
+        var responses = await Task.WhenAll(connections.Select(c => c.ReadResponseAsync()));
+        foreach (var r in responses)
+        {
+            Assert.Equal(200, r.Status);
+            Assert.StartsWith("slept 1500 ms", r.BodyText);
+            Assert.Equal("close", r.Header("Connection"), ignoreCase: true);
+        }
+        foreach (var c in connections) await c.DisposeAsync();
+
+        Assert.Equal(0, await master.WaitForExitAsync(Bound));
+        Assert.Contains(master.Lines.Skip(mark), l => l.Contains("Shutting down: master", StringComparison.Ordinal));
+        Assert.Equal(workers.Count, master.Lines.Count(l => l.Contains("Worker exiting (pid", StringComparison.Ordinal)));
+        Assert.Empty(await ProcFs.WaitAllGoneAsync(workers, TimeSpan.FromSeconds(5)));
+        Assert.Empty(master.WorkerPids);
+    }
+
+    [Fact]
+    public async Task Sigkill_of_master_takes_all_workers_down_within_5s()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output);
+        var workers = master.WorkerPids.ToList();
+        Assert.Equal(2, workers.Count);
+        Assert.True(master.Signal(Native.SIGKILL));
+        Assert.Equal(137, await master.WaitForExitAsync(Bound));
+        // Orphans go to init; a zombie left for init to reap has exited, one still running has not.
+        var left = await ProcFs.WaitAllGoneAsync(workers, TimeSpan.FromSeconds(5), formerParent: master.MasterPid);
+        Assert.True(left.Count == 0, $"workers still alive 5 s after the master died: {string.Join(", ", left)}");
+    }
+
+    [Fact]
+    public async Task Worker_that_cannot_boot_is_retried_with_back_off_then_master_gives_up_with_exit_3()
+    {
+        var dir = Directory.CreateTempSubdirectory("prefork-broken-");
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory))
+            {
+                var target = Path.Combine(dir.FullName, Path.GetFileName(file));
+                File.Copy(file, target);
+                File.SetUnixFileMode(target, File.GetUnixFileMode(file));
+            }
+            File.WriteAllBytes(Path.Combine(dir.FullName, "Prefork.Worker.dll"), "this is not an assembly"u8.ToArray());
+
+            await using var master = await MasterProcess.StartAsync(["--workers", "2"], output, directory: dir.FullName);
+            master.ExpectCritical = true;
+            master.ExpectUnhandledException = true; // the .NET host's own words about the junk assembly
+            var started = DateTime.UtcNow;
+            int code = await master.WaitForExitAsync(TimeSpan.FromSeconds(20));
+            var took = DateTime.UtcNow - started;
+            var lines = master.Lines;
+
+            Assert.Equal(3, code);
+            Assert.True(took < TimeSpan.FromSeconds(15), $"gave up only after {took.TotalSeconds:0.0}s");
+            var retries = lines.Select(l => Regex.Match(l, @"retrying in (\d+) ms")).Where(m => m.Success)
+                .Select(m => int.Parse(m.Groups[1].Value)).ToList();
+            Assert.NotEmpty(retries);
+            // Back-off: the delays grow instead of respawning in a tight loop.
+            Assert.True(retries.Max() > retries.Min(), $"no back-off in retries: {string.Join(", ", retries)}");
+            int boots = lines.Count(l => MasterProcess.BootingRegex().IsMatch(l));
+            Assert.InRange(boots, 2, 12);
+            Assert.Contains(lines, l => l.Contains("[CRITICAL]", StringComparison.Ordinal) && l.Contains("boot", StringComparison.OrdinalIgnoreCase));
+            Assert.Empty(await ProcFs.WaitAllGoneAsync(master.AllWorkerPids, TimeSpan.FromSeconds(5)));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
