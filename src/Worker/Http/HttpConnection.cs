@@ -210,7 +210,9 @@ public sealed partial class HttpConnection
         _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, _head.Method == Method.Head ? 0 : _streamed);
         if (!keepAlive)
         {
-            await CloseGracefullyAsync();
+            // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
+            // single slot is free for the next connection straight away.
+            await CloseGracefullyAsync(linger: _start != _end || _socket.Available > 0);
             return false;
         }
         if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();
@@ -240,18 +242,20 @@ public sealed partial class HttpConnection
         _response.Reset();
         _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
         ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
-        await CloseGracefullyAsync();
+        // The refused request may have a body still on its way: linger so it does not turn our answer into a reset.
+        await CloseGracefullyAsync(linger: true);
     }
 
     /// <summary>
-    /// Sends what is queued, then closes our side and reads until the client closes too (nginx's lingering
-    /// close): closing with unread bytes would make the kernel send RST, which can destroy the response
-    /// before the client reads it.
+    /// Sends what is queued, then closes our side; with <paramref name="linger"/>, reads until the client closes
+    /// too (nginx's lingering close): closing with unread bytes would make the kernel send RST, which can
+    /// destroy the response before the client reads it.
     /// </summary>
-    private async Task CloseGracefullyAsync()
+    private async Task CloseGracefullyAsync(bool linger)
     {
         await FlushAsync();
         _socket.Shutdown(SocketShutdown.Send);
+        if (!linger) return;
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
