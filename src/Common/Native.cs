@@ -43,6 +43,32 @@ public static partial class Native
         if (Chown(path, uid, gid) < 0) throw new IOException($"chown {path} failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    [LibraryImport("libc", EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
+    private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    /// <summary>Anonymous shared memory with no name in the file system; its descriptor is inheritable (no MFD_CLOEXEC).</summary>
+    public static int CreateSharedMemory(string name, int size)
+    {
+        int fd = MemfdCreate(name, 0);
+        if (fd < 0 || Ftruncate(fd, size) < 0) throw new IOException($"memfd_create failed: errno {Marshal.GetLastPInvokeError()}");
+        return fd;
+    }
+
+    /// <summary>Maps shared memory for the life of the process.</summary>
+    public static unsafe byte* MapShared(int fd, int size)
+    {
+        const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+        nint address = Mmap(0, (nuint)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (address == -1) throw new IOException($"mmap failed: errno {Marshal.GetLastPInvokeError()}");
+        return (byte*)address;
+    }
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuid();
 

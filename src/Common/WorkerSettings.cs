@@ -10,6 +10,8 @@ public sealed record WorkerSettings
 {
     /// <summary>Listening socket descriptors inherited from the master.</summary>
     public required int[] ListenFds { get; init; }
+    /// <summary>The shared <see cref="Scoreboard"/>'s descriptor, inherited like the sockets.</summary>
+    public int ScoreboardFd { get; init; } = -1;
     /// <summary>The worker's slot, 1..N, stable across replacements so logs read like a table.</summary>
     public required int Number { get; init; }
     public WorkerClass Class { get; init; } = WorkerClass.Async;
@@ -36,6 +38,7 @@ public sealed record WorkerSettings
     {
         yield return new(Prefix + "LISTEN_FDS", string.Join(',', ListenFds));
         yield return new(Prefix + "WORKER_NUMBER", Number.ToString());
+        yield return new(Prefix + "SCOREBOARD_FD", ScoreboardFd.ToString());
         yield return new(Prefix + "WORKER_CLASS", Class.ToString());
         yield return new(Prefix + "WORKER_CONNECTIONS", MaxConnections.ToString());
         yield return new(Prefix + "KEEP_ALIVE_MS", ((long)KeepAlive.TotalMilliseconds).ToString());
@@ -69,6 +72,7 @@ public sealed record WorkerSettings
         {
             ListenFds = Get("LISTEN_FDS").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray(),
             Number = Int("WORKER_NUMBER"),
+            ScoreboardFd = Int("SCOREBOARD_FD"),
             Class = Enum.Parse<WorkerClass>(Get("WORKER_CLASS")),
             MaxConnections = Int("WORKER_CONNECTIONS"),
             KeepAlive = Ms("KEEP_ALIVE_MS"),

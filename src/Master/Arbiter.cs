@@ -90,7 +90,7 @@ public sealed class Arbiter
                 HandleHup();
                 break;
             case PosixSignal.SIGTTIN:
-                _target++;
+                _target = Math.Min(Scoreboard.MaxSlots, _target + 1);
                 Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
                 break;
             case PosixSignal.SIGTTOU:

@@ -49,6 +49,7 @@ try
 {
     PrepareLogFiles(config.WorkerTemplate);
     listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog);
+    config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd } };
     pidFile?.Write();
 }
 catch (Exception e) when (e is ListenException or IOException or UnauthorizedAccessException)

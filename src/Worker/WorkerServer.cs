@@ -23,6 +23,7 @@ public sealed class WorkerServer : IConnectionHost
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _retire = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _maxRequests;
+    private readonly Scoreboard? _scoreboard;
     private long _requests;
     private volatile bool _draining;
     private long _stopAcceptingAt = long.MaxValue;
@@ -35,6 +36,7 @@ public sealed class WorkerServer : IConnectionHost
         _room = new SemaphoreSlim(Capacity, Capacity);
         _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
             : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
+        _scoreboard = settings.ScoreboardFd >= 0 ? Scoreboard.Open(settings.ScoreboardFd) : null;
     }
 
     public IHttpApp App { get; }
@@ -66,12 +68,16 @@ public sealed class WorkerServer : IConnectionHost
         }
     }
 
-    /// <summary>Called once a second: enforces connection deadlines.</summary>
+    /// <summary>Called once a second: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
     public void Sweep()
     {
         long now = Environment.TickCount64;
         foreach (var connection in _connections.Keys) connection.CheckDeadline(now);
+        PublishLoad();
     }
+
+    private void PublishLoad() =>
+        _scoreboard?.Publish(_settings.Number, _connections.Count, accepting: !_draining && _connections.Count < Capacity);
 
     /// <summary>
     /// Graceful stop: take what is already in the backlog, then accept nothing more; let every open
@@ -82,6 +88,7 @@ public sealed class WorkerServer : IConnectionHost
     {
         Interlocked.Exchange(ref _stopAcceptingAt, Environment.TickCount64 + (long)BacklogDrain.TotalMilliseconds);
         _draining = true;
+        PublishLoad();
         foreach (var thread in _acceptThreads) thread.Join();
         if (_connections.IsEmpty) _drained.TrySetResult();
         await Task.WhenAny(_drained.Task, Task.Delay(timeout));
@@ -97,7 +104,22 @@ public sealed class WorkerServer : IConnectionHost
     {
         _connections.TryRemove(connection, out _);
         _room.Release();
+        PublishLoad();
         if (_draining && _connections.IsEmpty) _drained.TrySetResult();
+    }
+
+    /// <summary>
+    /// While a sibling holds clearly fewer connections, stay out of accept() for a moment so the kernel hands
+    /// the next connection to that sibling instead (see <see cref="Scoreboard"/>). Bounded, so a sibling
+    /// that is slow to run costs a few milliseconds, never a connection.
+    /// </summary>
+    private void YieldToLessLoadedSibling()
+    {
+        for (int waited = 0; waited < 10 && _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least
+             && _connections.Count > least + 1; waited++)
+        {
+            Thread.Sleep(1);
+        }
     }
 
     private void AcceptLoop(int listenFd)
@@ -115,6 +137,7 @@ public sealed class WorkerServer : IConnectionHost
                 _room.Release();
                 return;
             }
+            if (!_draining) YieldToLessLoadedSibling();
             int fd = Native.Accept(listenFd, out int errno);
             if (fd < 0)
             {
@@ -129,6 +152,7 @@ public sealed class WorkerServer : IConnectionHost
             }
             var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
             _connections.TryAdd(connection, 0);
+            PublishLoad();
             ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), connection, preferLocal: false);
         }
     }

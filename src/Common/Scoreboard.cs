@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+
+namespace Prefork;
+
+/// <summary>
+/// Apache's scoreboard: a small table in memory shared by the master and every worker, one slot per worker
+/// number, in which each worker publishes how many connections it holds. A worker about to accept first
+/// looks at its siblings: while one of them holds clearly fewer, it waits a moment and lets that one take
+/// the connection. Without this, a burst of connections goes to whichever worker happens to be running,
+/// and keep-alive then pins the imbalance for the life of the connections.
+/// </summary>
+public sealed unsafe class Scoreboard
+{
+    public const int MaxSlots = 256;
+    // One cache line a slot, so workers never write to the same line.
+    private const int SlotSize = 64;
+    // A slot not refreshed for this long belongs to a worker that died or stopped accepting.
+    private const long StaleMs = 2000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Slot
+    {
+        public long UpdatedMs;
+        public int Connections;
+        public int Accepting;
+    }
+
+    private readonly byte* _base;
+
+    private Scoreboard(int fd, byte* @base)
+    {
+        Fd = fd;
+        _base = @base;
+    }
+
+    /// <summary>The descriptor workers inherit (it has no path: memfd).</summary>
+    public int Fd { get; }
+
+    /// <summary>The master's side: a fresh, zeroed table.</summary>
+    public static Scoreboard Create()
+    {
+        int fd = Native.CreateSharedMemory("prefork-scoreboard", MaxSlots * SlotSize);
+        return new Scoreboard(fd, Native.MapShared(fd, MaxSlots * SlotSize));
+    }
+
+    /// <summary>A worker's side: the table its master made.</summary>
+    public static Scoreboard Open(int fd) => new(fd, Native.MapShared(fd, MaxSlots * SlotSize));
+
+    public void Publish(int slot, int connections, bool accepting)
+    {
+        var s = (Slot*)(_base + (slot % MaxSlots) * SlotSize);
+        Volatile.Write(ref s->Connections, connections);
+        Volatile.Write(ref s->Accepting, accepting ? 1 : 0);
+        Volatile.Write(ref s->UpdatedMs, Environment.TickCount64);
+    }
+
+    /// <summary>The fewest connections held by another live, accepting worker; null when there is none.</summary>
+    public int? LeastLoadedSibling(int slot)
+    {
+        long now = Environment.TickCount64;
+        int? least = null;
+        for (int i = 0; i < MaxSlots; i++)
+        {
+            if (i == slot % MaxSlots) continue;
+            var s = (Slot*)(_base + i * SlotSize);
+            if (Volatile.Read(ref s->Accepting) == 0 || now - Volatile.Read(ref s->UpdatedMs) > StaleMs) continue;
+            int connections = Volatile.Read(ref s->Connections);
+            if (least == null || connections < least) least = connections;
+        }
+        return least;
+    }
+}
