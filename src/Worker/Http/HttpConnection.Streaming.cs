@@ -100,8 +100,6 @@ public sealed partial class HttpConnection : IResponseSink
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         args.Completed += (_, a) => done.TrySetResult();
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        // A client that stops reading is cut off like any other slow client: closing the socket ends the send.
-        using var cancel = _cancel.Token.Register(() => _socket.Dispose());
         if (_socket.SendPacketsAsync(args)) await done.Task;
         if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
     }

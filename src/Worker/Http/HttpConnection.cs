@@ -25,8 +25,8 @@ public sealed partial class HttpConnection
     private int _start, _end;
     private string? _remoteAddress;
 
-    // Timeouts are kept by the worker's one-second sweep (Kestrel's heartbeat), not a timer per read.
-    private CancellationTokenSource _cancel = new();
+    // Timeouts are kept by the worker's one-second sweep (Kestrel's heartbeat), not a timer or a
+    // cancellation registration per read.
     private volatile Phase _phase;
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
@@ -56,7 +56,7 @@ public sealed partial class HttpConnection
         {
             await ServeAsync();
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
             // The client went away or was timed out: it costs this connection and nothing else.
         }
@@ -67,7 +67,6 @@ public sealed partial class HttpConnection
         finally
         {
             _socket.Dispose();
-            _cancel.Dispose();
             _output.Dispose();
             _requestBody.Dispose();
             _responseBody.Dispose();
@@ -76,13 +75,30 @@ public sealed partial class HttpConnection
         }
     }
 
-    /// <summary>Called by the worker's sweep once a second: cancels the pending read or write past its deadline.</summary>
+    /// <summary>
+    /// Called by the worker's sweep once a second. A read past its deadline is ended by shutting down our
+    /// receiving side (the pending read returns end of stream, and a 408 can still be sent); a write past its
+    /// deadline, to a client that does not read, is ended by closing the socket.
+    /// </summary>
     public void CheckDeadline(long now)
     {
-        if (_phase != Phase.Processing && now > Interlocked.Read(ref _deadline))
+        var phase = _phase;
+        if (phase == Phase.Processing || now <= Interlocked.Read(ref _deadline)) return;
+        try
         {
+            if (phase == Phase.Writing || _timedOut)
+            {
+                _socket.Dispose();
+                return;
+            }
+            // A first miss: the 408 and the close that follow get a little time of their own.
             _timedOut = true;
-            _cancel.Cancel();
+            Interlocked.Exchange(ref _deadline, now + 2000);
+            _socket.Shutdown(SocketShutdown.Receive);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Closed in the meantime.
         }
     }
 
@@ -230,13 +246,6 @@ public sealed partial class HttpConnection
     /// <summary>Answers a request the server refuses, then closes: after a framing error nothing that follows can be trusted.</summary>
     private async Task RejectAsync(RejectReason reason)
     {
-        if (_timedOut)
-        {
-            // The timed-out read cancelled the old token; the answer gets a fresh one and its own deadline.
-            _cancel.Dispose();
-            _cancel = new CancellationTokenSource();
-            _timedOut = false;
-        }
         int status = reason.StatusCode();
         Log.Debug($"Rejected request: {status} {reason.Describe()}");
         _response.Reset();
@@ -259,7 +268,7 @@ public sealed partial class HttpConnection
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
-            if (await _socket.ReceiveAsync(_input, SocketFlags.None, _cancel.Token) == 0) break;
+            if (await _socket.ReceiveAsync(_input, SocketFlags.None) == 0) break;
         }
     }
 
@@ -278,15 +287,7 @@ public sealed partial class HttpConnection
             _readDeadline = Environment.TickCount64 + (long)(phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout).TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
-        int n;
-        try
-        {
-            n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None, _cancel.Token);
-        }
-        catch (OperationCanceledException) when (_timedOut)
-        {
-            return false;
-        }
+        int n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None);
         _end += n;
         return n > 0;
     }
@@ -295,7 +296,7 @@ public sealed partial class HttpConnection
     {
         if (_output.Length == 0) return;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        await _socket.SendAsync(_output.Memory, SocketFlags.None, _cancel.Token);
+        await _socket.SendAsync(_output.Memory, SocketFlags.None);
         _output.Clear();
     }
 
