@@ -68,6 +68,8 @@ var why = await stop.Task;
 var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
 bool clean = await server.DrainAsync(drainTime);
+Log.Debug($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections; " +
+          $"{GC.GetTotalAllocatedBytes() / 1024} KiB allocated; peak working set {Environment.WorkingSet / 1024 / 1024} MB");
 Log.Info($"Worker exiting (pid {Environment.ProcessId}): served {server.RequestsServed} requests" +
          (clean ? "" : $", {server.OpenConnections} connection(s) cut off at the deadline"));
 return 0;
