@@ -69,6 +69,30 @@ public static partial class Native
         return (byte*)address;
     }
 
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPath(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    /// <summary>
+    /// The path with every symlink, "." and ".." resolved by the kernel's own rules (realpath(3)), or null
+    /// when it does not exist: the one answer to "where does this path really lead".
+    /// </summary>
+    public static string? ResolvePath(string path)
+    {
+        nint resolved = RealPath(path, 0);
+        if (resolved == 0) return null;
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            Free(resolved);
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuid();
 

@@ -31,6 +31,14 @@ public sealed record WorkerSettings
     public int Gid { get; init; } = -1;
     public string? AccessLog { get; init; }
     public string? ErrorLog { get; init; }
+    /// <summary>A directory served as static files (--root), or null; a full path.</summary>
+    public string? StaticRoot { get; init; }
+    /// <summary>The URL path the static files live under: "/" or "/static" (no trailing slash).</summary>
+    public string StaticPrefix { get; init; } = "/";
+    /// <summary>The user's app assembly (--app), a full path, or null for the demo app.</summary>
+    public string? AppAssembly { get; init; }
+    /// <summary>The app's type name, or null: the one public IHttpApp in the assembly.</summary>
+    public string? AppType { get; init; }
 
     private const string Prefix = "PREFORK_";
 
@@ -56,6 +64,10 @@ public sealed record WorkerSettings
         yield return new(Prefix + "GID", Gid.ToString());
         yield return new(Prefix + "ACCESS_LOG", AccessLog ?? "");
         yield return new(Prefix + "ERROR_LOG", ErrorLog ?? "");
+        yield return new(Prefix + "STATIC_ROOT", StaticRoot ?? "");
+        yield return new(Prefix + "STATIC_PREFIX", StaticPrefix);
+        yield return new(Prefix + "APP_ASSEMBLY", AppAssembly ?? "");
+        yield return new(Prefix + "APP_TYPE", AppType ?? "");
     }
 
     /// <summary>Reads the settings a master put in this process's environment; throws when one is missing.</summary>
@@ -93,6 +105,10 @@ public sealed record WorkerSettings
             Gid = Int("GID"),
             AccessLog = NullIfEmpty(Get("ACCESS_LOG")),
             ErrorLog = NullIfEmpty(Get("ERROR_LOG")),
+            StaticRoot = NullIfEmpty(Get("STATIC_ROOT")),
+            StaticPrefix = Get("STATIC_PREFIX"),
+            AppAssembly = NullIfEmpty(Get("APP_ASSEMBLY")),
+            AppType = NullIfEmpty(Get("APP_TYPE")),
         };
     }
 }

@@ -43,6 +43,11 @@ public sealed record MasterConfig(
         }
         if ((uid >= 0 || gid >= 0) && Native.CurrentUid != 0)
             return Fail("--user/--group: the master must run as root to switch users");
+        if (o.Root != null && !Directory.Exists(o.Root)) return Fail($"--root: no such directory '{o.Root}'");
+        if (!o.RootPrefix.StartsWith('/') || o.RootPrefix.Split('/').Any(s => s is "." or "..") || o.RootPrefix.Contains('%'))
+            return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
+        var (appAssembly, appType) = SplitAppSpec(o.App);
+        if (appAssembly != null && !File.Exists(appAssembly)) return Fail($"--app: no such file '{appAssembly}'");
         if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
 
         var binds = new List<BindAddress>();
@@ -75,11 +80,23 @@ public sealed record MasterConfig(
             Gid = gid,
             AccessLog = FullPath(o.AccessLog),
             ErrorLog = FullPath(o.ErrorLog),
+            StaticRoot = FullPath(o.Root),
+            StaticPrefix = o.RootPrefix.TrimEnd('/') is { Length: > 0 } prefix ? prefix : "/",
+            AppAssembly = FullPath(appAssembly),
+            AppType = appType,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
             TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template), null);
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
+
+        // "MyApp.dll:Namespace.Type": the type follows the last colon, unless that colon is part of the path.
+        static (string? Path, string? Type) SplitAppSpec(string? spec)
+        {
+            if (spec == null) return (null, null);
+            int colon = spec.LastIndexOf(':');
+            return colon > 0 && colon < spec.Length - 1 && !spec[colon..].Contains('/') ? (spec[..colon], spec[(colon + 1)..]) : (spec, null);
+        }
 
         static (MasterConfig?, string?) Fail(string error) => (null, error);
     }

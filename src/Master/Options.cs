@@ -67,4 +67,13 @@ public sealed class Options
 
     [Option("log-level", Default = "info", HelpText = "debug, info, warning, error or critical.")]
     public string LogLevel { get; set; } = "info";
+
+    [Option("root", HelpText = "Serve the files in this directory (GET and HEAD, with ETag, Last-Modified and Range). Paths that name no file fall through to the app.")]
+    public string? Root { get; set; }
+
+    [Option("root-prefix", Default = "/", HelpText = "The URL path the --root files are served under, e.g. /static.")]
+    public string RootPrefix { get; set; } = "/";
+
+    [Option("app", HelpText = "Run your own app instead of the demo: PATH/TO/MyApp.dll, or PATH/TO/MyApp.dll:Namespace.Type when it holds several IHttpApp types.")]
+    public string? App { get; set; }
 }

@@ -3,6 +3,7 @@ using Prefork;
 using Prefork.Worker;
 using Prefork.Worker.Apps;
 using Prefork.Worker.Http;
+using Prefork.Worker.Static;
 
 // A worker is started by the master, never by hand: it inherits the listening sockets and its settings.
 WorkerSettings settings;
@@ -44,7 +45,20 @@ using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Ca
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
 
 WorkerServer? server = null;
-server = new WorkerServer(settings, new DemoApp(settings, () => server!.RequestsServed), accessLog);
+IHttpApp app;
+try
+{
+    app = settings.AppAssembly != null ? AppLoader.Load(settings.AppAssembly, settings.AppType) : new DemoApp(settings, () => server!.RequestsServed);
+    if (settings.StaticRoot != null) app = new StaticThenApp(new StaticFiles(settings.StaticRoot, settings.StaticPrefix), app);
+}
+catch (Exception e)
+{
+    // Whatever the user's assembly throws while loading, a worker that cannot build its app cannot serve;
+    // exit code 3 makes the master give up instead of respawning it forever.
+    Log.Critical($"Worker cannot boot: {e.Message}");
+    return ControlChannel.BootErrorExitCode;
+}
+server = new WorkerServer(settings, app, accessLog);
 _ = server.Retire.ContinueWith(_ =>
 {
     channel.Send(ControlChannel.Retiring);

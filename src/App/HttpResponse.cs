@@ -57,7 +57,10 @@ public sealed class HttpResponse
     /// <summary>Sends the head and what is buffered now, for a body produced over time.</summary>
     public ValueTask FlushAsync() => _sink.WriteBodyAsync(ReadOnlyMemory<byte>.Empty);
 
-    /// <summary>Sends part of a file straight from the page cache (sendfile), without copying it through the worker.</summary>
+    /// <summary>
+    /// Sends part of a file straight from the page cache (sendfile), without copying it through the worker.
+    /// The stream must be opened with <see cref="FileOptions.Asynchronous"/>, as Socket.SendPacketsAsync requires.
+    /// </summary>
     public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
 
     public void Write(string text)

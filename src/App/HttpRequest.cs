@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Prefork.Worker.Http;
@@ -7,6 +8,7 @@ public sealed class HttpRequest
 {
     private readonly RequestHead _head;
     private string? _method, _path, _query, _target;
+    private MemoryStream? _bodyStream;
 
     internal HttpRequest(RequestHead head) => _head = head;
 
@@ -18,7 +20,13 @@ public sealed class HttpRequest
     public ReadOnlySpan<byte> PathBytes => _head.Path.Length == 0 ? "/"u8 : _head[_head.Path];
     public string Query => _query ??= Encoding.ASCII.GetString(_head[_head.Query]);
     public string Version => _head.VersionMinor == 1 ? "HTTP/1.1" : "HTTP/1.0";
+    /// <summary>The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app runs.</summary>
     public ReadOnlyMemory<byte> Body { get; internal set; }
+
+    /// <summary>The same body as a read-only stream, for APIs that take one (JsonSerializer, StreamReader); no copy.</summary>
+    public Stream BodyStream => _bodyStream ??= MemoryMarshal.TryGetArray(Body, out var array)
+        ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
+        : new MemoryStream(Body.ToArray(), writable: false);
 
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
@@ -49,6 +57,7 @@ public sealed class HttpRequest
     internal void Reset()
     {
         _method = _path = _query = _target = null;
+        _bodyStream = null;
         Body = default;
     }
 }

@@ -1,0 +1,63 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Prefork.Worker.Http;
+
+namespace Prefork.Worker.Apps;
+
+/// <summary>
+/// Loads the user's app (--app) into its own AssemblyLoadContext, so its dependencies come from its own
+/// folder (as its .deps.json lists them) and cannot clash with the worker's. The one assembly both sides share
+/// is the contract, Prefork.App: the app's IHttpApp must be the very type the worker calls.
+/// </summary>
+public static class AppLoader
+{
+    /// <summary>Throws, with a message fit for the log, when the assembly or the type cannot be used.</summary>
+    public static IHttpApp Load(string assemblyPath, string? typeName)
+    {
+        var assembly = new AppLoadContext(assemblyPath).LoadFromAssemblyPath(assemblyPath);
+        var type = typeName != null
+            ? assembly.GetType(typeName) ?? throw new InvalidOperationException($"{assemblyPath} has no type {typeName}")
+            : FindTheApp(assembly, assemblyPath);
+        if (!typeof(IHttpApp).IsAssignableFrom(type) || type.IsAbstract)
+            throw new InvalidOperationException($"{type.FullName} is not a concrete class implementing {typeof(IHttpApp).FullName}");
+        if (type.GetConstructor(Type.EmptyTypes) == null)
+            throw new InvalidOperationException($"{type.FullName} has no public parameterless constructor");
+        try
+        {
+            return (IHttpApp)Activator.CreateInstance(type)!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException != null)
+        {
+            throw new InvalidOperationException($"{type.FullName}'s constructor failed: {e.InnerException.Message}", e.InnerException);
+        }
+    }
+
+    private static Type FindTheApp(Assembly assembly, string path)
+    {
+        var apps = assembly.GetExportedTypes().Where(t => typeof(IHttpApp).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).ToList();
+        return apps.Count switch
+        {
+            1 => apps[0],
+            0 => throw new InvalidOperationException($"{path} has no public class implementing {typeof(IHttpApp).FullName}"),
+            _ => throw new InvalidOperationException(
+                $"{path} has several IHttpApp classes ({string.Join(", ", apps.Select(t => t.FullName))}); name one: --app {path}:Namespace.Type"),
+        };
+    }
+
+    private sealed class AppLoadContext(string assemblyPath) : AssemblyLoadContext(Path.GetFileNameWithoutExtension(assemblyPath))
+    {
+        private static readonly string ContractName = typeof(IHttpApp).Assembly.GetName().Name!;
+        private readonly AssemblyDependencyResolver _resolver = new(assemblyPath);
+
+        protected override Assembly? Load(AssemblyName name)
+        {
+            // null defers to the worker's own context: the contract (even if the app's folder holds a copy)
+            // and the framework.
+            if (name.Name == ContractName) return null;
+            return _resolver.ResolveAssemblyToPath(name) is { } path ? LoadFromAssemblyPath(path) : null;
+        }
+
+        protected override nint LoadUnmanagedDll(string name) =>
+            _resolver.ResolveUnmanagedDllToPath(name) is { } path ? LoadUnmanagedDllFromPath(path) : 0;
+    }
+}

@@ -1,0 +1,121 @@
+using Prefork.Worker.Http;
+
+namespace Prefork.Worker.Static;
+
+/// <summary>
+/// Serves the files under a directory at a URL prefix: GET and HEAD, index.html for directories, validators
+/// and 304s, single byte ranges, and the body straight from the page cache with sendfile.
+/// </summary>
+public sealed class StaticFiles(string directory, string prefix = "/") : IHttpApp
+{
+    private readonly StaticRoot _root = new(directory);
+    private readonly byte[] _prefix = System.Text.Encoding.ASCII.GetBytes(prefix == "/" ? "" : prefix);
+
+    public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
+    {
+        if (!await TryServeAsync(request, response)) response.Send(404, "text/plain", "404 Not Found\n");
+    }
+
+    /// <summary>
+    /// Answers a request for a path under the prefix that names something in the root (or tries to climb
+    /// out of it). Returns false, without touching the response, when the root has nothing at that path:
+    /// the caller decides who answers then.
+    /// </summary>
+    public async ValueTask<bool> TryServeAsync(HttpRequest request, HttpResponse response)
+    {
+        var path = request.PathBytes;
+        // "/static" matches "/static" and "/static/...", never "/statics".
+        if (!path.StartsWith(_prefix) || (path.Length > _prefix.Length && path[_prefix.Length] != '/')) return false;
+
+        var found = _root.Find(path[_prefix.Length..]);
+        switch (found.Status)
+        {
+            case LookupStatus.NotFound:
+                return false;
+            case LookupStatus.BadRequest:
+                response.Send(400, "text/plain", "400 Bad Request: the path is not valid percent-encoded UTF-8\n");
+                return true;
+            case LookupStatus.Forbidden:
+                response.Send(403, "text/plain", "403 Forbidden\n");
+                return true;
+        }
+        if (request.Method is not (Method.Get or Method.Head))
+        {
+            response.Send(405, "text/plain", "405 Method Not Allowed\n");
+            response.AddHeader("Allow", "GET, HEAD");
+            return true;
+        }
+
+        var file = found.RealPath!;
+        if (found.Status == LookupStatus.Directory)
+        {
+            // As nginx: a directory is addressed with its slash, so relative links in its index.html resolve.
+            if (!path.EndsWith("/"u8))
+            {
+                response.Send(301, "text/plain", "301 Moved Permanently\n");
+                response.AddHeader("Location", request.Path + "/" + (request.Query.Length > 0 ? "?" + request.Query : ""));
+                return true;
+            }
+            if (_root.FindIndex(file) is not { Status: LookupStatus.File } index) return false;
+            file = index.RealPath!;
+        }
+        return await ServeFileAsync(request, response, file);
+    }
+
+    private static async ValueTask<bool> ServeFileAsync(HttpRequest request, HttpResponse response, string path)
+    {
+        FileStream stream;
+        try
+        {
+            // No buffer: the bytes go from the page cache to the socket with sendfile, never through this process.
+            // Asynchronous, because Socket.SendPacketsAsync (the way to sendfile) takes only such a stream.
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            response.Send(403, "text/plain", "403 Forbidden\n");
+            return true;
+        }
+
+        await using (stream)
+        {
+            long size = stream.Length;
+            var validators = new Validators(size, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
+            response.AddHeader("ETag", validators.ETag);
+            response.AddHeader("Last-Modified", validators.LastModifiedText);
+            if (validators.NotModified(request.GetHeader("If-None-Match"), request.GetHeader("If-Modified-Since")))
+            {
+                // RFC 9110 §15.4.5: a 304 carries the validators and no body or content metadata.
+                response.StatusCode = 304;
+                return true;
+            }
+
+            response.ContentType = MimeTypes.For(path);
+            response.AddHeader("Accept-Ranges", "bytes");
+            var range = validators.RangeStillValid(request.GetHeader("If-Range"))
+                ? ByteRange.Parse(request.GetHeader("Range"), size)
+                : ByteRange.Whole;
+            switch (range.Kind)
+            {
+                case RangeKind.Unsatisfiable:
+                    response.Send(416, "text/plain", "416 Range Not Satisfiable\n");
+                    response.AddHeader("Content-Range", $"bytes */{size}");
+                    return true;
+                case RangeKind.Partial:
+                    response.StatusCode = 206;
+                    response.AddHeader("Content-Range", $"bytes {range.Start}-{range.End}/{size}");
+                    response.ContentLength = range.Length;
+                    await response.SendFileAsync(stream, range.Start, range.Length);
+                    return true;
+                default:
+                    response.ContentLength = size;
+                    await response.SendFileAsync(stream, 0, size);
+                    return true;
+            }
+        }
+    }
+}

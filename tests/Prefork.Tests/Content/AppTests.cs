@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Prefork.Tests.Content;
+
+/// <summary>Builds samples/TodoApi once, outside the solution, the way a user would build their app.</summary>
+public sealed class SampleBuild : IDisposable
+{
+    public SampleBuild()
+    {
+        Output = Directory.CreateTempSubdirectory("prefork-todoapi-").FullName;
+        var repo = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(repo, "Prefork.sln"))) repo = Path.GetDirectoryName(repo) ?? throw new DirectoryNotFoundException("Prefork.sln not found above the test output");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
+        foreach (var argument in new[] { "build", "samples/TodoApi", "-c", "Debug", "-o", Output, "--nologo", "-v", "quiet" }) info.ArgumentList.Add(argument);
+        using var build = Process.Start(info)!;
+        var output = build.StandardOutput.ReadToEndAsync();
+        var errors = build.StandardError.ReadToEndAsync();
+        if (!build.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            build.Kill(entireProcessTree: true);
+            throw new TimeoutException("building samples/TodoApi took more than 3 minutes");
+        }
+        if (build.ExitCode != 0) throw new InvalidOperationException($"building samples/TodoApi failed:\n{output.Result}\n{errors.Result}");
+    }
+
+    public string Output { get; }
+    public string Assembly => Path.Combine(Output, "TodoApi.dll");
+
+    public void Dispose() => Directory.Delete(Output, recursive: true);
+}
+
+/// <summary>--app: the user's assembly in every worker, instead of the demo app.</summary>
+public sealed class AppTests : IClassFixture<SampleBuild>
+{
+    private readonly SampleBuild _sample;
+
+    public AppTests(SampleBuild sample) => _sample = sample;
+
+    [Fact]
+    public async Task The_sample_api_runs_in_the_real_server()
+    {
+        using var server = ContentServer.Start(1, "--app", _sample.Assembly);
+        Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
+
+        // "done": 1 is not a boolean: the app's own validation, reading BodyStream.
+        Assert.Equal(400, (await PostAsync(server, "{\"title\":\"milk\",\"done\":1}")).Status);
+
+        var created = await PostAsync(server, "{\"title\":\"milk\"}");
+        Assert.Equal((201, "/todos/1", "application/json"), (created.Status, created.Header("Location"), created.Header("Content-Type")));
+        var todo = JsonDocument.Parse(created.Text).RootElement;
+        Assert.Equal((1, "milk", false), (todo.GetProperty("id").GetInt32(), todo.GetProperty("title").GetString(), todo.GetProperty("done").GetBoolean()));
+
+        Assert.Equal(created.Text, (await server.SendAsync("GET", "/todos/1")).Text);
+        Assert.Equal(404, (await server.SendAsync("GET", "/todos/2")).Status);
+        Assert.Equal(204, (await server.SendAsync("DELETE", "/todos/1")).Status);
+        Assert.Equal(405, (await server.SendAsync("PUT", "/todos")).Status);
+        Assert.Equal(404, (await server.SendAsync("GET", "/hello")).Status); // the demo app is not there
+    }
+
+    [Fact]
+    public async Task An_exception_costs_one_request_a_500_and_the_worker_goes_on()
+    {
+        using var server = ContentServer.Start(1, "--app", _sample.Assembly);
+        var worker = server.WorkerPids[0];
+        Assert.Equal(500, (await server.SendAsync("GET", "/boom")).Status);
+        Assert.NotNull(server.WaitForLine(l => l.Contains("[ERROR] Error handling \"GET /boom HTTP/1.1\"") && l.Contains("fails on purpose"), TimeSpan.FromSeconds(10)));
+        Assert.Equal(201, (await PostAsync(server, "{\"title\":\"after\"}")).Status);
+        Assert.True(Process.GetProcessById(worker) is { HasExited: false });
+    }
+
+    [Fact]
+    public async Task Static_files_sit_in_front_of_the_users_app()
+    {
+        using var tree = new ContentTree();
+        using var server = ContentServer.Start(1, "--app", _sample.Assembly, "--root", tree.Root, "--root-prefix", "/static");
+        Assert.Equal(ContentTree.Digits, (await server.SendAsync("GET", "/static/digits.txt")).Text);
+        Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
+    }
+
+    [Fact]
+    public void A_type_that_is_not_there_stops_the_master_with_exit_code_3()
+    {
+        using var server = ContentServer.Launch(["--bind", "127.0.0.1:0", "--workers", "2", "--app", _sample.Assembly + ":TodoApi.NoSuchApp"]);
+        Assert.Equal(3, server.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Contains("[CRITICAL] Worker cannot boot:", server.Log);
+        Assert.Contains("has no type TodoApi.NoSuchApp", server.Log);
+    }
+
+    [Fact]
+    public void A_missing_assembly_is_a_one_line_error_with_exit_code_2()
+    {
+        using var server = ContentServer.Launch(["--bind", "127.0.0.1:0", "--app", "/no/such/App.dll"]);
+        Assert.Equal(2, server.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal("error: --app: no such file '/no/such/App.dll'", server.Log.Trim());
+    }
+
+    private static Task<RawResponse> PostAsync(ContentServer server, string json) =>
+        server.SendWithBodyAsync("POST", "/todos", Encoding.UTF8.GetBytes(json), "Content-Type: application/json");
+}
