@@ -303,6 +303,7 @@ def cmd_report(args):
             d = kv(line)
             if not d:
                 continue
+            d["server"] = d["server"].replace("_", " ")
             key = (d["scenario"], d["server"])
             if key not in rows:
                 rows[key] = []
@@ -362,7 +363,7 @@ def cmd_report(args):
     for k in sorted(x for x in ex if x.startswith("idle.")):
         d = kv(ex[k])
         vals = [int(d[f]) for f in ("m0", "w0", "m1", "w1")]
-        out.append(f"| {k[5:]} | {mb(vals[0])} | {mb(vals[1])} | {mb(vals[2])} | {mb(vals[3])} |")
+        out.append(f"| {k[5:].replace('_', ' ')} | {mb(vals[0])} | {mb(vals[1])} | {mb(vals[2])} | {mb(vals[3])} |")
         worst_m = max(worst_m or 0, vals[0], vals[2])
         worst_w = max(worst_w or 0, vals[1], vals[3])
     out.append("")
