@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# bench.sh: Prefork side by side with its peers (Kestrel, nginx, gunicorn if installable) on 127.0.0.1.
+#
+#   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
+#   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
+#
+# Installs wrk and nginx (Debian packages; gunicorn too if it can), builds Prefork (Release) and the
+# Kestrel peer (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
+# --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive and with Connection: close. Then the
+# extra figures: idle RSS, time from a worker's SIGKILL to its replacement serving, spread of requests
+# over workers, 10,000 idle keep-alive connections on 2 workers. Prints one markdown report (medians of the
+# rounds) with PASS/MISS against the issue's targets. A benchmark, not a test: the exit code does not
+# depend on the targets. Everything it starts is stopped by pid on exit.
+set -euo pipefail
+
+ROUNDS=2
+DURATION=5
+CONNS=64
+HOLD_CONNS=10000
+HOLD_WAIT=5
+KILL_TRIALS=5
+SPREAD_WORKERS=4
+GUNICORN=1
+INSTALL=1
+OUT=''
+READY_TIMEOUT=30     # seconds a server gets to answer after start
+STOP_TIMEOUT=15      # seconds a server gets to stop after SIGTERM before SIGKILL
+
+COMMAND="$(printf '%q ' "$0" "$@")"
+COMMAND="${COMMAND% }"
+
+usage() {
+    cat <<EOF
+Usage: scripts/bench.sh [options]
+
+Options:
+  --rounds N          interleaved rounds of every server and scenario (default: $ROUNDS, at least 2)
+  --duration S        seconds per measured wrk run (default: $DURATION)
+  --hold-conns N      idle keep-alive connections to hold on 2 workers (default: $HOLD_CONNS)
+  --hold-wait S       seconds they stay idle before the second request (default: $HOLD_WAIT)
+  --kill-trials N     worker SIGKILLs to time (default: $KILL_TRIALS)
+  --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
+  --no-gunicorn       leave gunicorn out
+  --no-install        do not apt-get anything (use what is installed)
+  --out FILE          also write the report to FILE
+  -h, --help          this help
+EOF
+}
+
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+need_value() { [[ $# -ge 2 && -n "$2" ]] || die "option $1 needs a value (try --help)"; }
+is_count() { [[ "$1" =~ ^[0-9]+$ && "$1" -ge 1 ]]; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --rounds)         need_value "$@"; ROUNDS="$2"; shift 2 ;;
+        --duration)       need_value "$@"; DURATION="$2"; shift 2 ;;
+        --hold-conns)     need_value "$@"; HOLD_CONNS="$2"; shift 2 ;;
+        --hold-wait)      need_value "$@"; HOLD_WAIT="$2"; shift 2 ;;
+        --kill-trials)    need_value "$@"; KILL_TRIALS="$2"; shift 2 ;;
+        --spread-workers) need_value "$@"; SPREAD_WORKERS="$2"; shift 2 ;;
+        --out)            need_value "$@"; OUT="$2"; shift 2 ;;
+        --no-gunicorn)    GUNICORN=0; shift ;;
+        --no-install)     INSTALL=0; shift ;;
+        -h|--help)        usage; exit 0 ;;
+        *)                die "unknown option '$1' (try --help)" ;;
+    esac
+done
+{ is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
+for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
+    is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$ROOT/scripts/bench"
+# The interpreter itself, not a version-manager shim (a pyenv shim costs seconds per call on a busy machine).
+PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)"
+[[ -x "$PYTHON" ]] || PYTHON=python3
+TOOLS=("$PYTHON" "$HERE/tools.py")
+MASTER_BIN="$ROOT/src/Master/bin/Release/net10.0/Prefork.Master"
+KESTREL_DIR="$ROOT/bench/Kestrel/bin/bench"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-bench.XXXXXX")"
+RESULTS="$WORK/results"
+EXTRAS="$WORK/extras"
+: >"$RESULTS"
+: >"$EXTRAS"
+LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
+START_SECONDS=$SECONDS
+
+log() { printf '[bench %4ds] %s\n' "$((SECONDS - START_SECONDS))" "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------------
+# Servers: one at a time. SRV_PID is the process this script started (master / only process); SRV_TREE its
+# descendants as "pid starttime" (so cleanup never kills a reused pid).
+# ---------------------------------------------------------------------------------------------------------
+SRV_PID=''
+SRV_START=''
+SRV_PORT=''
+SRV_LOG=''
+SRV_TREE="$WORK/tree"
+
+# pid_alive PID STARTTIME: the process runs (not a zombie) and is the one seen before (not a reused pid).
+# Pure bash: it is called in loops.
+pid_alive() {
+    local line f
+    [[ -n "$1" && -n "$2" ]] || return 1
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    line="${line##*) }"
+    read -ra f <<<"$line"
+    [[ "${f[0]}" != Z && "${f[19]}" == "$2" ]]
+}
+# start_time PID: field 22 of /proc/PID/stat.
+start_time() {
+    local line f
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+    line="${line##*) }"
+    read -ra f <<<"$line"
+    echo "${f[19]}"
+}
+
+stop_server() {
+    local pid="$SRV_PID" start="$SRV_START" i p st
+    [[ -n "$pid" ]] || return 0
+    SRV_PID=''
+    # Remember the children now: after the master exits they are no longer its descendants.
+    "${TOOLS[@]}" tree "$pid" >>"$SRV_TREE" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+        pid_alive "$pid" "$start" || break
+        sleep 0.1
+    done
+    if pid_alive "$pid" "$start"; then
+        log "warning: pid $pid did not stop within ${STOP_TIMEOUT}s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    # Children exit with their master; any that did not is killed (by pid, same start time only).
+    for ((i = 0; i < 30; i++)); do
+        local left=0
+        while read -r p st; do pid_alive "$p" "$st" && left=1; done <"$SRV_TREE"
+        [[ $left -eq 0 ]] && break
+        sleep 0.1
+    done
+    while read -r p st; do
+        if pid_alive "$p" "$st"; then
+            log "warning: child pid $p outlived its server; killing it"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done <"$SRV_TREE"
+    : >"$SRV_TREE"
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    # wrk / python / builds still running: this shell's own children only.
+    for pid in $(jobs -p); do [[ "$pid" == "$SRV_PID" ]] || kill -TERM "$pid" 2>/dev/null || true; done
+    stop_server
+    for pid in $(jobs -p); do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo >&2; log "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+# start_server KIND WORKERS [EXTRA PREFORK ARGS...]: KIND is async, sync, kestrel, nginx or gunicorn.
+start_server() {
+    local kind="$1" workers="$2" i code ready
+    shift 2
+    SRV_LOG="$WORK/$kind-$workers-$RANDOM.log"
+    SRV_PORT=''
+    case "$kind" in
+        async|sync)
+            "$MASTER_BIN" --bind 127.0.0.1:0 --workers "$workers" --worker-class "$kind" "$@" \
+                2>"$SRV_LOG" </dev/null >/dev/null &
+            SRV_PID=$! ;;
+        kestrel)
+            SRV_PORT="$("${TOOLS[@]}" freeport)"
+            ASPNETCORE_URLS="http://127.0.0.1:$SRV_PORT" "$KESTREL_DIR/Kestrel" >"$SRV_LOG" 2>&1 </dev/null &
+            SRV_PID=$! ;;
+        nginx)
+            SRV_PORT="$("${TOOLS[@]}" freeport)"
+            local dir="$WORK/nginx"
+            mkdir -p "$dir/logs"
+            sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$SRV_PORT|g" -e "s|@WORKERS@|$workers|g" \
+                "$HERE/nginx.conf.in" >"$dir/nginx.conf"
+            nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$SRV_LOG" 2>&1 </dev/null &
+            SRV_PID=$! ;;
+        gunicorn)
+            SRV_PORT="$("${TOOLS[@]}" freeport)"
+            "$GUNICORN_BIN" --workers "$workers" --worker-class sync --bind "127.0.0.1:$SRV_PORT" \
+                --chdir "$HERE" --log-level warning wsgi_hello:app >"$SRV_LOG" 2>&1 </dev/null &
+            SRV_PID=$! ;;
+        *) die "unknown server kind $kind" ;;
+    esac
+    sleep 0.05
+    SRV_START="$(start_time "$SRV_PID")"
+    for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+        if [[ -z "$SRV_PORT" ]]; then
+            SRV_PORT="$(sed -n 's|.*Listening at: http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$SRV_LOG" | head -n 1)"
+        fi
+        if [[ -n "$SRV_PORT" ]]; then
+            code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$SRV_PORT/hello" || true)"
+            if [[ "$code" == 200 ]]; then
+                ready=1
+                if [[ "$kind" == async || "$kind" == sync ]]; then
+                    ready="$(grep -c 'Worker [0-9]* (pid [0-9]*) ready' "$SRV_LOG" || true)"
+                    [[ "$ready" -ge "$workers" ]] && ready=1 || ready=0
+                fi
+                [[ "$ready" -eq 1 ]] && break
+            fi
+        fi
+        if ! kill -0 "$SRV_PID" 2>/dev/null; then
+            cat "$SRV_LOG" >&2
+            die "$kind exited before it was ready (its log is above)"
+        fi
+        sleep 0.1
+    done
+    [[ "$code" == 200 ]] || { cat "$SRV_LOG" >&2; die "$kind did not answer within ${READY_TIMEOUT}s (log above)"; }
+    "${TOOLS[@]}" tree "$SRV_PID" >"$SRV_TREE"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# wrk
+# ---------------------------------------------------------------------------------------------------------
+# to_ms VALUE UNIT
+to_ms() { awk -v v="$1" -v u="$2" 'BEGIN { if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.3f", v }'; }
+
+# run_wrk OUTFILE SECONDS PATH [wrk args...]: one wrk run against the current server, bounded.
+run_wrk() {
+    local out="$1" secs="$2" path="$3" rc=0
+    shift 3
+    timeout --kill-after=5 "$((secs + 20))" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" \
+        "http://127.0.0.1:$SRV_PORT$path" >"$out" 2>&1 &
+    wait $! || rc=$?
+    [[ $rc -eq 0 ]] || log "warning: wrk exited with $rc (124: it hit its time cap)"
+}
+
+# measure SCENARIO LABEL ROUND: the measured run; appends one line to $RESULTS.
+measure() {
+    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum
+    out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
+    if [[ "$scenario" == close ]]; then
+        run_wrk "$out" "$DURATION" /hello -H 'Connection: close'
+    else
+        run_wrk "$out" "$DURATION" /hello
+    fi
+    rss="$("${TOOLS[@]}" rss "$SRV_PID")"
+    read -r total _ kids ksum _ <<<"$rss"
+    rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+    p50="$(sed -n 's/^ *50% *\([0-9.]*\)\([a-z]*\) *$/\1 \2/p' "$out")"
+    p99="$(sed -n 's/^ *99% *\([0-9.]*\)\([a-z]*\) *$/\1 \2/p' "$out")"
+    # shellcheck disable=SC2086 # "value unit"
+    [[ -n "$p50" ]] && p50="$(to_ms $p50)" || p50=-
+    # shellcheck disable=SC2086
+    [[ -n "$p99" ]] && p99="$(to_ms $p99)" || p99=-
+    sock="$(sed -n 's/^ *Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$out" |
+        awk '{ print $1 + $2 + $3 + $4 }')"
+    non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out")"
+    errors=$(( ${sock:-0} + ${non2xx:-0} ))
+    local per=$total
+    [[ "$kids" -gt 0 ]] && per=$((ksum / kids))
+    echo "scenario=$scenario server=${label// /_} round=$round rps=${rps:-0} p50=$p50 p99=$p99 errors=$errors" \
+        "rss_total=$total rss_worker=$per procs=$((kids + 1))" >>"$RESULTS"
+    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, RSS total $((total / 1024)) MB"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Install and build
+# ---------------------------------------------------------------------------------------------------------
+APT_UPDATED=0
+apt_install() {
+    [[ $INSTALL -eq 1 ]] || return 1
+    command -v apt-get >/dev/null || return 1
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        log "apt-get update"
+        timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >"$WORK/apt.log" 2>&1
+}
+
+command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
+command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
+command -v curl >/dev/null || apt_install curl || die "curl is needed"
+command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
+command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx || die "nginx is needed (apt-get install nginx-light)"
+GUNICORN_BIN=''
+if [[ $GUNICORN -eq 1 ]]; then
+    command -v gunicorn >/dev/null || apt_install gunicorn || apt_install python3-gunicorn || true
+    # Debian's gunicorn runs on Debian's python3, whatever python3 is first on PATH.
+    for g in /usr/bin/gunicorn "$(command -v gunicorn || true)"; do
+        [[ -n "$g" && -x "$g" ]] && { GUNICORN_BIN="$g"; break; }
+    done
+    [[ -n "$GUNICORN_BIN" ]] || log "gunicorn is not available: left out"
+fi
+command -v dotnet >/dev/null || die "the .NET SDK ('dotnet') is needed"
+
+# Raise the open-file limit for the 10,000 connections (inherited by every server and client started here).
+if ! ulimit -n 65536 2>/dev/null; then
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    log "note: could not raise 'ulimit -n' to 65536 (hard limit $(ulimit -Hn)); using $(ulimit -n)"
+fi
+[[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS + 1000)) ]] ||
+    log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
+
+log "building Prefork (Release) and the Kestrel peer"
+(cd "$ROOT" && timeout 600 dotnet build -c Release src/Master -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log" >&2; die "the Prefork build failed (end of its log above)"; }
+(cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
+    { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
+[[ -x "$MASTER_BIN" && -x "$KESTREL_DIR/Kestrel" ]] || die "the builds did not produce $MASTER_BIN and $KESTREL_DIR/Kestrel"
+
+# ---------------------------------------------------------------------------------------------------------
+# Rounds: Prefork and a peer alternating; the order reversed every other round.
+# ---------------------------------------------------------------------------------------------------------
+SERVERS=("async 2" "kestrel 1" "async 4" "nginx 2" "sync 2")
+[[ -n "$GUNICORN_BIN" ]] && SERVERS+=("gunicorn 4")
+SERVERS+=("sync 4")
+
+label_of() {
+    case "$1" in
+        async|sync) echo "Prefork $1 ${2}w" ;;
+        kestrel)    echo "Kestrel" ;;
+        nginx)      echo "nginx ${2}w" ;;
+        gunicorn)   echo "gunicorn sync ${2}w" ;;
+    esac
+}
+
+# idle_rss: "master_kb largest_child_kb" of the current server.
+idle_rss() { "${TOOLS[@]}" rss "$SRV_PID" | awk '{ print $2, $5 }'; }
+
+for ((round = 1; round <= ROUNDS; round++)); do
+    order=("${SERVERS[@]}")
+    if ((round % 2 == 0)); then
+        order=()
+        for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SERVERS[$i]}"); done
+    fi
+    for entry in "${order[@]}"; do
+        read -r kind workers <<<"$entry"
+        label="$(label_of "$kind" "$workers")"
+        log "round $round/$ROUNDS: $label"
+        start_server "$kind" "$workers"
+        idle0=''
+        if [[ $round -eq 1 && ( "$kind" == async || "$kind" == sync ) ]]; then
+            sleep 1
+            idle0="$(idle_rss)"
+        fi
+        # Unmeasured warm-up (JIT, lazy init), same for every server.
+        run_wrk "$WORK/warmup.txt" 1 /hello
+        measure keepalive "$label" "$round"
+        measure close "$label" "$round"
+        if [[ -n "$idle0" ]]; then
+            sleep 1
+            read -r m0 w0 <<<"$idle0"
+            read -r m1 w1 <<<"$(idle_rss)"
+            echo "idle.${label// /_}=m0=$m0 w0=$w0 m1=$m1 w1=$w1" >>"$EXTRAS"
+        fi
+        stop_server
+    done
+done
+
+# ---------------------------------------------------------------------------------------------------------
+# Extras
+# ---------------------------------------------------------------------------------------------------------
+log "kill -9 a worker, $KILL_TRIALS times (Prefork async, 2 workers)"
+start_server async 2
+run_wrk "$WORK/warmup.txt" 1 /hello
+timeout 120 "${TOOLS[@]}" killtest --port "$SRV_PORT" --master "$SRV_PID" --log "$SRV_LOG" \
+    --trials "$KILL_TRIALS" --bound 5 >"$WORK/kill.txt" 2>&1 &
+wait $! || log "warning: the kill test exited with $?"
+grep '^KILL ' "$WORK/kill.txt" | sed 's/^/    /' >&2 || true
+kill_sum="$(sed -n 's/^KILLSUM //p' "$WORK/kill.txt")"
+[[ -n "$kill_sum" ]] && { echo "kill=$kill_sum" >>"$EXTRAS"; echo "kill.workers=2" >>"$EXTRAS"; }
+stop_server
+
+log "spread over workers (Prefork async, $SPREAD_WORKERS workers, ${DURATION}s keep-alive on /worker)"
+start_server async "$SPREAD_WORKERS"
+run_wrk "$WORK/warmup.txt" 1 /hello
+run_wrk "$WORK/spread.txt" "$DURATION" /worker -s "$HERE/pids.lua"
+spread="$("${TOOLS[@]}" spread "$WORK/spread.txt" "$SPREAD_WORKERS")"
+log "  per worker: $(cut -d' ' -f5 <<<"$spread"), max/min $(cut -d' ' -f4 <<<"$spread")"
+echo "spread=$spread" >>"$EXTRAS"
+echo "spread.workers=$SPREAD_WORKERS" >>"$EXTRAS"
+stop_server
+
+log "$HOLD_CONNS idle keep-alive connections (Prefork async, 2 workers, --keep-alive 120)"
+start_server async 2 --keep-alive 120 --worker-connections 10000
+timeout 300 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$HOLD_CONNS" --wait "$HOLD_WAIT" \
+    >"$WORK/hold.txt" 2>&1 &
+wait $! || log "warning: the hold test exited with $?"
+hold="$(sed -n 's/^HOLD //p' "$WORK/hold.txt")"
+if [[ -n "$hold" ]]; then
+    log "  $hold"
+    echo "hold=$hold" >>"$EXTRAS"
+else
+    tail -n 5 "$WORK/hold.txt" >&2
+fi
+stop_server
+
+# ---------------------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------------------
+{
+    echo "loadavg=$LOADAVG"
+    echo "elapsed=$((SECONDS - START_SECONDS))"
+} >>"$EXTRAS"
+echo
+"${TOOLS[@]}" report --results "$RESULTS" --extras "$EXTRAS" --rounds "$ROUNDS" --duration "$DURATION" \
+    --command "$COMMAND" | tee "$WORK/report.md"
+if [[ -n "$OUT" ]]; then cp "$WORK/report.md" "$OUT"; log "report written to $OUT"; fi
