@@ -243,7 +243,9 @@ public sealed partial class HttpConnection
         _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
         ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
         // The refused request may have a body still on its way: linger so it does not turn our answer into a reset.
-        await CloseGracefullyAsync(linger: true);
+        // Not for a client that has used up its time: lingering would give a slowloris seconds more of the
+        // connection slot (a sync worker's only one) after its 408.
+        await CloseGracefullyAsync(linger: reason != RejectReason.RequestTimeout);
     }
 
     /// <summary>
