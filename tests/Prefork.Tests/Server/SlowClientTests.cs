@@ -3,13 +3,13 @@ using Xunit.Abstractions;
 
 namespace Prefork.Tests.Server;
 
-/// <summary>One async worker with short timeouts: --request-timeout 1 --keep-alive 2.</summary>
+/// <summary>One async worker with short timeouts: --request-timeout 1 --keep-alive 3.</summary>
 public sealed class ShortTimeoutServer : IAsyncLifetime
 {
     public MasterProcess Master { get; private set; } = null!;
 
     public async Task InitializeAsync() => Master = await MasterProcess.StartReadyAsync(1,
-        ["--worker-class", "async", "--request-timeout", "1", "--keep-alive", "2"]);
+        ["--worker-class", "async", "--request-timeout", "1", "--keep-alive", "3"]);
 
     public async Task DisposeAsync() => await Master.DisposeAsync();
 }
@@ -95,10 +95,53 @@ public class SlowClientTests(ShortTimeoutServer server, ITestOutputHelper output
         Assert.Equal(200, r.Status);
         Assert.NotEqual("close", r.Header("Connection"));
         var clock = Stopwatch.StartNew();
-        Assert.True(await c.IsClosedByServerAsync(TimeSpan.FromSeconds(8)), "idle connection still open 8 s after --keep-alive 2");
+        Assert.True(await c.IsClosedByServerAsync(TimeSpan.FromSeconds(9)), "idle connection still open 9 s after --keep-alive 3");
         output.WriteLine($"closed after {clock.ElapsedMilliseconds} ms idle");
-        // --keep-alive 2, not the 1 s request timeout: the idle wait has its own clock.
-        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(1.5), $"closed after only {clock.Elapsed.TotalSeconds:0.0} s of a 2 s keep-alive");
+        // --keep-alive 3, not the 1 s request timeout (which would close it within 2 s): the idle wait has its own clock.
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2.3), $"closed after only {clock.Elapsed.TotalSeconds:0.0} s of a 3 s keep-alive");
+    }
+
+    [Fact]
+    public async Task Client_that_never_reads_its_responses_is_cut_off_at_the_write_timeout()
+    {
+        int pid = (await RawHttpConnection.GetAsync(Port, "/worker")).WorkerPid;
+        await using var c = await RawHttpConnection.ConnectAsync(Port);
+        var batch = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 2000)));
+        var clock = Stopwatch.StartNew();
+        // Pipelined requests, never a read: the server's writes block once both socket buffers are full.
+        var flood = Task.Run(async () =>
+        {
+            long sent = 0;
+            try
+            {
+                while (clock.Elapsed < TimeSpan.FromSeconds(20))
+                {
+                    await c.SendAsync(batch);
+                    sent += batch.Length;
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // The server gave up on us and closed: what this test waits for.
+                return (Cut: true, Sent: sent);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return (Cut: false, Sent: sent);
+        });
+
+        // Meanwhile the same worker serves others.
+        await Task.Delay(300);
+        var other = await RawHttpConnection.GetAsync(Port, "/worker");
+        Assert.Equal(pid, other.WorkerPid);
+
+        var (cut, sent) = await flood;
+        output.WriteLine($"sent {sent} bytes; cut off after {clock.ElapsedMilliseconds} ms");
+        Assert.True(cut, $"a client that never reads was still connected after {clock.Elapsed.TotalSeconds:0} s");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"cut off only after {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(pid, (await RawHttpConnection.GetAsync(Port, "/worker")).WorkerPid);
+        Assert.DoesNotContain(server.Master.Lines, l => l.Contains("[ERROR]") || l.Contains("Unhandled"));
     }
 
     [Fact]
@@ -139,6 +182,10 @@ public class SyncSlowlorisTests(ITestOutputHelper output)
         Assert.True(elapsed < TimeSpan.FromSeconds(5), $"slowloris cut off only after {elapsed.TotalSeconds:0.0} s");
         // The worker had taken the slowloris first: the normal request waited for its 408, so the test saw the wait.
         Assert.True(r.CompletedAt <= normal.CompletedAt, "the normal request was served before the slowloris was even taken");
+        // And the worker was free as soon as the slowloris had its 408: no lingering on a client out of time.
+        var gap = Stopwatch.GetElapsedTime(r.CompletedAt, normal.CompletedAt);
+        output.WriteLine($"normal response {gap.TotalMilliseconds:0} ms after the slowloris's 408");
+        Assert.True(gap < TimeSpan.FromSeconds(1.5), $"the slowloris held the worker {gap.TotalSeconds:0.0} s past its 408");
         Assert.DoesNotContain(master.Lines, l => l.Contains("[ERROR]") || l.Contains("Unhandled"));
     }
 }
