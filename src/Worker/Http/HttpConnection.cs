@@ -277,7 +277,10 @@ public sealed partial class HttpConnection
         if (phase != _readPhase)
         {
             _readPhase = phase;
-            _readDeadline = Environment.TickCount64 + (long)(phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout).TotalMilliseconds;
+            // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
+            // wait for its first request, which then gets the request timeout rather than none at all.
+            var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
+            _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
         int n;
