@@ -189,3 +189,22 @@ public class SyncSlowlorisTests(ITestOutputHelper output)
         Assert.DoesNotContain(master.Lines, l => l.Contains("[ERROR]") || l.Contains("Unhandled"));
     }
 }
+
+/// <summary>--keep-alive 0 turns keep-alive off; it must not also turn off the wait for a new connection's first request.</summary>
+public class KeepAliveOffTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task With_keep_alive_off_a_new_connection_still_has_the_request_timeout_to_send_its_request()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1,
+            ["--worker-class", "async", "--keep-alive", "0", "--request-timeout", "10"], output);
+        await using var c = await RawHttpConnection.ConnectAsync(master.Port);
+        // Longer than two sweeps of the worker: a zero deadline for the first byte would have fired by now.
+        await Task.Delay(2500);
+        await c.SendAsync("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        var r = await c.ReadResponseAsync(timeout: TimeSpan.FromSeconds(10));
+        Assert.Equal(200, r.Status);
+        Assert.Equal("close", r.Header("Connection"), ignoreCase: true);
+        Assert.True(await c.IsClosedByServerAsync(TimeSpan.FromSeconds(5)));
+    }
+}
