@@ -252,7 +252,9 @@ public sealed partial class HttpConnection
         _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
         ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
         // The refused request may have a body still on its way: linger so it does not turn our answer into a reset.
-        await CloseGracefullyAsync(linger: true);
+        // Not for a client that has used up its time: lingering would give a slowloris seconds more of the
+        // connection slot (a sync worker's only one) after its 408.
+        await CloseGracefullyAsync(linger: reason != RejectReason.RequestTimeout);
     }
 
     /// <summary>
@@ -284,7 +286,10 @@ public sealed partial class HttpConnection
         if (phase != _readPhase)
         {
             _readPhase = phase;
-            _readDeadline = Environment.TickCount64 + (long)(phase == Phase.Idle ? _host.KeepAlive : _host.RequestTimeout).TotalMilliseconds;
+            // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
+            // wait for its first request, which then gets the request timeout rather than none at all.
+            var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
+            _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
         int n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None);

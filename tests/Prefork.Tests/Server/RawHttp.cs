@@ -207,6 +207,16 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         return true;
     }
 
+    /// <summary>Half-closes: the server sees end of stream, and this side can still read.</summary>
+    public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
+    /// <summary>Closes with a reset (SO_LINGER 0) instead of a FIN.</summary>
+    public void Abort()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Dispose();
+    }
+
     public void Dispose() => _socket.Dispose();
 
     public ValueTask DisposeAsync()
