@@ -54,10 +54,11 @@ public static class Log
 
     /// <summary>
     /// A writer whose every flush is one append-mode write(2), so lines from many processes sharing the file
-    /// never interleave.
+    /// never interleave. The file is opened with O_APPEND (see <see cref="Native.OpenAppend"/>): FileMode.Append
+    /// alone makes processes overwrite each other's lines.
     /// </summary>
     public static StreamWriter OpenAppend(string path) =>
-        new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1),
+        new(new FileStream(Native.OpenAppend(path), FileAccess.Write, bufferSize: 1),
             new System.Text.UTF8Encoding(false), bufferSize: 64 * 1024);
 
     public static bool TryParseLevel(string text, out Level level)

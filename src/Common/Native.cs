@@ -37,6 +37,28 @@ public static partial class Native
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Chown(string path, int uid, int gid);
 
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags, int mode);
+
+    private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+
+    /// <summary>
+    /// Opens a file for appending with O_APPEND, so that every write(2) lands at the end even when other
+    /// processes write to the same file. (.NET's FileMode.Append only seeks to the end once; its writes then
+    /// go to its own offset and overwrite what other processes appended meanwhile.)
+    /// </summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenAppend(string path)
+    {
+        int fd = Open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0b110_100_100);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            var message = $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
+            throw errno is 1 or 13 ? new UnauthorizedAccessException(message) : new IOException(message);
+        }
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+    }
+
     /// <summary>Hands a file the master created to the user the workers will run as.</summary>
     public static void ChangeOwner(string path, int uid, int gid)
     {

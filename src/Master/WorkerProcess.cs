@@ -55,13 +55,24 @@ public sealed class WorkerProcess
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var worker = new WorkerProcess(settings.Number, generation, process);
         // Subscribed before Start, so even a worker that dies at once is reported.
-        process.Exited += (_, _) => events.TryWrite(new WorkerExited(worker, process.ExitCode));
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult();
         process.Start();
         worker.Pid = process.Id;
         _ = Task.Run(async () =>
         {
-            string? line;
-            while ((line = await process.StandardOutput.ReadLineAsync()) != null) events.TryWrite(new WorkerMessage(worker, line));
+            try
+            {
+                string? line;
+                while ((line = await process.StandardOutput.ReadLineAsync()) != null) events.TryWrite(new WorkerMessage(worker, line));
+            }
+            catch (IOException)
+            {
+            }
+            // The exit is posted only after the worker's last message: otherwise a worker that said it was
+            // retiring and then exited could be reaped first, as if it had died unexpectedly.
+            await exited.Task;
+            events.TryWrite(new WorkerExited(worker, process.ExitCode));
         });
         return worker;
     }

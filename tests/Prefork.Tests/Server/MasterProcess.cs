@@ -24,6 +24,7 @@ public sealed partial class MasterProcess : IAsyncDisposable
     private readonly List<(Func<string, bool> Predicate, int From, TaskCompletionSource<string> Done)> _waiters = new();
     private readonly HashSet<int> _seenWorkers = new();
     private readonly HashSet<int> _liveWorkers = new();
+    private readonly HashSet<int> _adopted = new();
     private readonly Task _stderrPump, _stdoutPump;
     private bool _slotHeld;
     private bool _disposed;
@@ -60,13 +61,19 @@ public sealed partial class MasterProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts a master. Unless the arguments hold a --bind, binds 127.0.0.1:0.</summary>
+    /// <summary>
+    /// Starts a master. Unless the arguments hold a --bind, binds 127.0.0.1:0. <paramref name="program"/>
+    /// runs something else that execs the master (a shell setting up descriptors); its arguments are then
+    /// passed as they are.
+    /// </summary>
     public static async Task<MasterProcess> StartAsync(IEnumerable<string> args, ITestOutputHelper? output = null,
-        string? directory = null, bool defaultBind = true)
+        string? directory = null, bool defaultBind = true, string? program = null)
     {
         await Slots.WaitAsync();
         try
         {
-            var start = new ProcessStartInfo(Path.Combine(directory ?? AppContext.BaseDirectory, "Prefork.Master"))
+            if (program != null) defaultBind = false;
+            var start = new ProcessStartInfo(program ?? Path.Combine(directory ?? AppContext.BaseDirectory, "Prefork.Master"))
             {
                 UseShellExecute = false,
                 RedirectStandardError = true,
@@ -81,7 +88,7 @@ public sealed partial class MasterProcess : IAsyncDisposable
                 start.ArgumentList.Add("127.0.0.1:0");
             }
             foreach (var a in list) start.ArgumentList.Add(a);
-            output?.WriteLine($"$ Prefork.Master {string.Join(' ', start.ArgumentList)}");
+            output?.WriteLine($"$ {Path.GetFileName(start.FileName)} {string.Join(' ', start.ArgumentList)}");
             var process = Process.Start(start) ?? throw new InvalidOperationException("Prefork.Master did not start");
             return new MasterProcess(process, output, slotHeld: true);
         }
@@ -115,8 +122,8 @@ public sealed partial class MasterProcess : IAsyncDisposable
     public async Task WaitForReadyAsync(int workers, TimeSpan? timeout = null)
     {
         var t = timeout ?? DefaultTimeout;
-        var listening = await WaitForLineAsync(ListeningRegex(), t);
-        Port = int.Parse(listening.Groups["port"].Value);
+        var listening = await WaitForLineAsync(AnyListeningRegex(), t);
+        if (ListeningRegex().Match(listening.Value) is { Success: true } tcp) Port = int.Parse(tcp.Groups["port"].Value);
         await WaitForCountAsync(ReadyRegex(), workers, t);
     }
 
@@ -158,8 +165,20 @@ public sealed partial class MasterProcess : IAsyncDisposable
 
     public bool Signal(int signal) => Native.SendSignal(MasterPid, signal);
 
-    /// <summary>Waits (bounded) for the master to exit and its stderr to reach end of file when nobody else holds it; returns the exit code.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
+    /// <summary>
+    /// A process the master's run started that this harness did not (the new master of a binary upgrade,
+    /// workers logged elsewhere): killed by pid on dispose if it is still a Prefork process.
+    /// </summary>
+    public void Adopt(int pid)
+    {
+        lock (_gate) _adopted.Add(pid);
+    }
+
+    /// <summary>
+    /// Waits (bounded) for the master to exit and, unless <paramref name="waitForOutput"/> is false (another
+    /// process, like a new master, still holds the pipe), for its stderr to reach end of file; returns the exit code.
+    /// </summary>
+    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null, bool waitForOutput = true)
     {
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
         try
@@ -171,7 +190,7 @@ public sealed partial class MasterProcess : IAsyncDisposable
             throw new TimeoutException($"Master {MasterPid} still running after {(timeout ?? DefaultTimeout).TotalSeconds:0}s. Log:\n{Log}");
         }
         // Workers share the master's stderr; once they are gone too the pipe ends. Bounded: an orphan may hold it.
-        await Task.WhenAny(Task.WhenAll(_stderrPump, _stdoutPump), Task.Delay(TimeSpan.FromSeconds(5)));
+        if (waitForOutput) await Task.WhenAny(Task.WhenAll(_stderrPump, _stdoutPump), Task.Delay(TimeSpan.FromSeconds(5)));
         return _process.ExitCode;
     }
 
@@ -239,6 +258,13 @@ public sealed partial class MasterProcess : IAsyncDisposable
         catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
         {
         }
+        // Adopted masters first (so they start no more workers), each by pid and only if it is still a Prefork process.
+        List<int> adopted;
+        lock (_gate) adopted = _adopted.ToList();
+        foreach (var pid in adopted)
+        {
+            if (ProcFs.IsAlive(pid) && ProcFs.CommandLineContains(pid, "Prefork.")) Native.SendSignal(pid, Native.SIGKILL);
+        }
         // Workers outlive a killed master for a moment; kill the ones this run booted, by pid, if they are still ours.
         foreach (var pid in AllWorkerPids)
         {
@@ -273,6 +299,9 @@ public sealed partial class MasterProcess : IAsyncDisposable
 
     [GeneratedRegex(@"Listening at: http://127\.0\.0\.1:(?<port>\d+) \(master pid (?<pid>\d+)\)")]
     public static partial Regex ListeningRegex();
+
+    [GeneratedRegex(@"Listening at: (?<url>\S+) \(master pid (?<pid>\d+)\)")]
+    public static partial Regex AnyListeningRegex();
 
     [GeneratedRegex(@"Booting worker (?<n>\d+) with pid (?<pid>\d+)")]
     public static partial Regex BootingRegex();

@@ -47,6 +47,23 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         return new RawHttpConnection(socket);
     }
 
+    /// <summary>A connection to a Unix socket (--bind unix:PATH).</summary>
+    public static async Task<RawHttpConnection> ConnectUnixAsync(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var cts = new CancellationTokenSource(DefaultTimeout);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        return new RawHttpConnection(socket);
+    }
+
     public Task SendAsync(string text) => SendAsync(Encoding.ASCII.GetBytes(text));
 
     public async Task SendAsync(byte[] bytes)
