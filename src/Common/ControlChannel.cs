@@ -7,8 +7,14 @@ namespace Prefork;
 /// </summary>
 public static class ControlChannel
 {
-    /// <summary>Master → worker: stop accepting, finish in-flight requests, exit.</summary>
+    /// <summary>
+    /// Master → worker, when the whole server stops: take what is already queued on the socket (nobody else
+    /// will), finish in-flight requests, exit.
+    /// </summary>
     public const string Stop = "stop";
+
+    /// <summary>Master → worker, when it alone goes (reload, scale-down): stop accepting at once, since its siblings take the queue; finish, exit.</summary>
+    public const string Retire = "retire";
 
     /// <summary>Master → worker: reopen the log files (after logrotate moved them; SIGUSR1).</summary>
     public const string Reopen = "reopen";

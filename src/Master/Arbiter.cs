@@ -209,14 +209,14 @@ public sealed class Arbiter
         foreach (var surplus in Active.OrderBy(w => w.Started).Take(Active.Count() - _target).ToList())
         {
             Log.Info($"Retiring {surplus} (workers: {_target})");
-            surplus.Stop(_config.GracefulTimeout);
+            surplus.Stop(_config.GracefulTimeout, serverStopping: false);
         }
         if (Active.Count() == _target && Active.All(w => w.Ready))
         {
             foreach (var old in _workers.Values.Where(w => w.Generation != _generation && !w.Stopping))
             {
                 Log.Info($"Stopping {old} of generation {old.Generation}");
-                old.Stop(_config.GracefulTimeout);
+                old.Stop(_config.GracefulTimeout, serverStopping: false);
             }
         }
     }
@@ -246,7 +246,7 @@ public sealed class Arbiter
         if (_stopping) return;
         _stopping = true;
         _exitCode = exitCode;
-        foreach (var worker in _workers.Values) worker.Stop(_config.GracefulTimeout);
+        foreach (var worker in _workers.Values) worker.Stop(_config.GracefulTimeout, serverStopping: true);
     }
 
     private static string Name(PosixSignal signal) => signal switch

@@ -77,12 +77,15 @@ public sealed class WorkerProcess
         return worker;
     }
 
-    /// <summary>Graceful: the worker stops accepting, finishes what it has, and exits; killed if it is not done in time.</summary>
-    public void Stop(TimeSpan gracefulTimeout)
+    /// <summary>
+    /// Graceful: the worker stops accepting, finishes what it has, and exits; killed if it is not done in time.
+    /// When the whole server stops, it first takes the connections already queued, which no sibling will.
+    /// </summary>
+    public void Stop(TimeSpan gracefulTimeout, bool serverStopping)
     {
         if (Stopping) return;
         MarkStopping(gracefulTimeout);
-        Send(ControlChannel.Stop);
+        Send(serverStopping ? ControlChannel.Stop : ControlChannel.Retire);
     }
 
     /// <summary>The worker is on its way out (it said so, or was told): it no longer counts towards the target.</summary>

@@ -24,13 +24,15 @@ catch (Exception e) when (e is InvalidOperationException or FormatException or I
 Log.MinimumLevel = settings.LogLevel;
 
 const string MasterGone = "master is gone";
+const string ServerStopping = "the server is stopping";
 var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
 var channel = new MasterChannel(command =>
 {
     switch (command)
     {
         case null: stop.TrySetResult(MasterGone); break;
-        case ControlChannel.Stop: stop.TrySetResult("stop from master"); break;
+        case ControlChannel.Stop: stop.TrySetResult(ServerStopping); break;
+        case ControlChannel.Retire: stop.TrySetResult("retired by the master"); break;
         case ControlChannel.Reopen:
             Log.Reopen();
             accessLog?.Reopen();
@@ -81,7 +83,8 @@ var why = await stop.Task;
 // An orphaned worker must not linger: without a master nobody would replace or stop it.
 var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
-bool clean = await server.DrainAsync(drainTime);
+// Only when the whole server stops does a worker take what is still queued: otherwise a sibling will.
+bool clean = await server.DrainAsync(drainTime, takeBacklog: why == ServerStopping);
 Log.Debug($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections; " +
           $"{GC.GetTotalAllocatedBytes() / 1024} KiB allocated; peak working set {Environment.WorkingSet / 1024 / 1024} MB");
 Log.Info($"Worker exiting (pid {Environment.ProcessId}): served {server.RequestsServed} requests" +

@@ -13,7 +13,7 @@ public sealed class WorkerServer : IConnectionHost
 {
     // How often a blocked accept wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
-    // On a stop, connections already in the backlog are still taken for this long, so none is reset.
+    // When the server stops, connections already in the backlog are still taken for this long, so none is reset.
     private static readonly TimeSpan BacklogDrain = TimeSpan.FromSeconds(1);
 
     private readonly WorkerSettings _settings;
@@ -80,13 +80,15 @@ public sealed class WorkerServer : IConnectionHost
         _scoreboard?.Publish(_settings.Number, _connections.Count, accepting: !_draining && _connections.Count < Capacity);
 
     /// <summary>
-    /// Graceful stop: take what is already in the backlog, then accept nothing more; let every open
-    /// connection finish its request (each is told "Connection: close"), and give up at the deadline. Idle
-    /// keep-alive connections close at their keep-alive timeout, so a request already on its way is answered.
+    /// Graceful stop: accept nothing more (when the whole server stops, first take what is already in the
+    /// backlog, for a moment, so none of it is reset); let every open connection finish its request (each
+    /// is told "Connection: close"), and give up at the deadline. Idle keep-alive connections close at
+    /// their keep-alive timeout, so a request already on its way is still answered.
     /// </summary>
-    public async Task<bool> DrainAsync(TimeSpan timeout)
+    public async Task<bool> DrainAsync(TimeSpan timeout, bool takeBacklog)
     {
-        Interlocked.Exchange(ref _stopAcceptingAt, Environment.TickCount64 + (long)BacklogDrain.TotalMilliseconds);
+        long stopAccepting = Environment.TickCount64 + (takeBacklog ? (long)BacklogDrain.TotalMilliseconds : 0);
+        Interlocked.Exchange(ref _stopAcceptingAt, stopAccepting);
         _draining = true;
         PublishLoad();
         foreach (var thread in _acceptThreads) thread.Join();
