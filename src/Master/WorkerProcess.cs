@@ -54,14 +54,28 @@ public sealed class WorkerProcess
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var worker = new WorkerProcess(settings.Number, generation, process);
+        // The exit is posted after the worker's last line (its final metrics report), so the master never
+        // reaps a worker and then hears from it; bounded, in case something else holds the pipe open.
+        var channelClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // Subscribed before Start, so even a worker that dies at once is reported.
-        process.Exited += (_, _) => events.TryWrite(new WorkerExited(worker, process.ExitCode));
+        process.Exited += async (_, _) =>
+        {
+            await Task.WhenAny(channelClosed.Task, Task.Delay(1000));
+            events.TryWrite(new WorkerExited(worker, process.ExitCode));
+        };
         process.Start();
         worker.Pid = process.Id;
         _ = Task.Run(async () =>
         {
-            string? line;
-            while ((line = await process.StandardOutput.ReadLineAsync()) != null) events.TryWrite(new WorkerMessage(worker, line));
+            try
+            {
+                string? line;
+                while ((line = await process.StandardOutput.ReadLineAsync()) != null) events.TryWrite(new WorkerMessage(worker, line));
+            }
+            finally
+            {
+                channelClosed.TrySetResult();
+            }
         });
         return worker;
     }

@@ -13,7 +13,9 @@ try
     // Privileges go first, before a log file is opened or a byte is served.
     Native.DropPrivileges(settings.Uid, settings.Gid);
     if (settings.ErrorLog != null) Log.ToFile(settings.ErrorLog);
-    accessLog = settings.AccessLog != null ? new AccessLog(settings.AccessLog) : null;
+    accessLog = settings.AccessLogFd >= 0 ? new AccessLog(settings.AccessLogFd, settings.AccessLogFormat)
+        : settings.AccessLog != null ? new AccessLog(settings.AccessLog, settings.AccessLogFormat)
+        : null;
 }
 catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
 {
@@ -43,8 +45,9 @@ using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Ca
 using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Cancel = true; stop.TrySetResult("SIGQUIT"); });
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
 
+using var metrics = new WorkerMetrics(settings.Number);
 WorkerServer? server = null;
-server = new WorkerServer(settings, new DemoApp(settings, () => server!.RequestsServed), accessLog);
+server = new WorkerServer(settings, new DemoApp(settings, () => server!.RequestsServed), accessLog) { Metrics = metrics };
 _ = server.Retire.ContinueWith(_ =>
 {
     channel.Send(ControlChannel.Retiring);
@@ -58,7 +61,9 @@ using var tick = new Timer(_ =>
 {
     DateHeader.Refresh();
     server.Sweep();
-    if (!server.Stuck) channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    if (server.Stuck) return;
+    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    channel.Send(metrics.Snapshot().Format());
 }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
 channel.Send(ControlChannel.Ready);
@@ -68,6 +73,8 @@ var why = await stop.Task;
 var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
 bool clean = await server.DrainAsync(drainTime);
+// The final report: everything served reaches the master's totals (a SIGKILLed worker loses at most its last second).
+channel.Send(metrics.Snapshot().Format());
 Log.Info($"Worker exiting (pid {Environment.ProcessId}): served {server.RequestsServed} requests" +
          (clean ? "" : $", {server.OpenConnections} connection(s) cut off at the deadline"));
 return 0;

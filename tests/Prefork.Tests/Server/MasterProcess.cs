@@ -274,6 +274,13 @@ public sealed partial class MasterProcess : IAsyncDisposable
     [GeneratedRegex(@"Listening at: http://127\.0\.0\.1:(?<port>\d+) \(master pid (?<pid>\d+)\)")]
     public static partial Regex ListeningRegex();
 
+    /// <summary>The metrics port a master started with --metrics-bind 127.0.0.1:0 logged.</summary>
+    public async Task<int> WaitForMetricsPortAsync(TimeSpan? timeout = null) =>
+        int.Parse((await WaitForLineAsync(MetricsRegex(), timeout)).Groups["port"].Value);
+
+    [GeneratedRegex(@"Metrics at: http://127\.0\.0\.1:(?<port>\d+)/metrics")]
+    public static partial Regex MetricsRegex();
+
     [GeneratedRegex(@"Booting worker (?<n>\d+) with pid (?<pid>\d+)")]
     public static partial Regex BootingRegex();
 
