@@ -169,6 +169,22 @@ public class MetricsServerTests(ITestOutputHelper output)
         Assert.True(DateTimeOffset.TryParse(json.GetProperty("time").GetString(), out _));
     }
 
+    [Theory]
+    [InlineData("common", @"^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ""GET /hello HTTP/1\.1"" 200 13$")]
+    [InlineData("combined", @"^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ""GET /hello HTTP/1\.1"" 200 13 ""-"" ""tester/1\.0""$")]
+    public async Task Access_log_dash_writes_apache_formats_to_the_masters_stdout(string format, string pattern)
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--access-log", "-", "--access-log-format", format], output);
+        await using (var c = await RawHttpConnection.ConnectAsync(master.Port))
+        {
+            await c.SendAsync("GET /hello HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tester/1.0\r\nConnection: close\r\n\r\n");
+            Assert.Equal(200, (await c.ReadResponseAsync()).Status);
+        }
+        var deadline = Stopwatch.StartNew();
+        while (master.StdoutLines.Count == 0 && deadline.Elapsed < Bound) await Task.Delay(50);
+        Assert.Matches(pattern, Assert.Single(master.StdoutLines));
+    }
+
     private static async Task<(int Code, string Stdout, string Stderr)> RunStatusAsync(int port)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "Prefork.Master"))
