@@ -31,6 +31,13 @@ public static class ControlChannel
     /// </summary>
     public const string Heartbeat = "heartbeat";
 
+    /// <summary>
+    /// Worker → master, right after each heartbeat and once more just before a graceful exit: the worker's
+    /// cumulative counters (see <see cref="WorkerCounters.Format"/>). A SIGKILLed worker loses at most the
+    /// last second of counts.
+    /// </summary>
+    public const string Metrics = "metrics";
+
     /// <summary>The exit code of a worker that cannot boot (gunicorn's WORKER_BOOT_ERROR): the master stops respawning.</summary>
     public const int BootErrorExitCode = 3;
 

@@ -25,6 +25,43 @@ public static partial class Native
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int DupFd(int fd);
+
+    /// <summary>A second descriptor for the same open file; unlike .NET's own, it survives exec (dup(2) never sets FD_CLOEXEC).</summary>
+    public static int Dup(int fd)
+    {
+        int copy = DupFd(fd);
+        if (copy < 0) throw new IOException($"dup({fd}) failed: errno {Marshal.GetLastPInvokeError()}");
+        return copy;
+    }
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint WriteFd(int fd, byte* buffer, nuint count);
+
+    /// <summary>
+    /// write(2) until all is out. Unlike a FileStream, it keeps no position of its own: on a file shared by
+    /// several processes (a dup of stdout redirected to a file) each write lands at the shared offset.
+    /// </summary>
+    public static unsafe void WriteAll(int fd, ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* start = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = WriteFd(fd, start + done, (nuint)(bytes.Length - done));
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR) continue;
+                    throw new IOException($"write({fd}) failed: errno {errno}");
+                }
+                done += (int)n;
+            }
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "setgroups", SetLastError = true)]
     private static partial int SetGroups(nuint size, nint list);
 

@@ -2,6 +2,9 @@ namespace Prefork;
 
 public enum WorkerClass { Async, Sync }
 
+/// <summary>--access-log-format: Apache combined (the default), Apache common (CLF), or one JSON object per line.</summary>
+public enum AccessLogFormat { Combined, Common, Json }
+
 /// <summary>
 /// Everything the master tells a worker at spawn time. It travels in environment variables, like the
 /// descriptors nginx and systemd hand to a child; this class is the only place that knows their names.
@@ -30,6 +33,12 @@ public sealed record WorkerSettings
     public int Uid { get; init; } = -1;
     public int Gid { get; init; } = -1;
     public string? AccessLog { get; init; }
+    /// <summary>
+    /// --access-log -: a dup of the master's stdout, inherited like the scoreboard. Workers write to it directly
+    /// rather than sending lines over the channel, so access logging never queues behind the master's loop.
+    /// </summary>
+    public int AccessLogFd { get; init; } = -1;
+    public AccessLogFormat AccessLogFormat { get; init; } = AccessLogFormat.Combined;
     public string? ErrorLog { get; init; }
     /// <summary>A directory served as static files (--root), or null; a full path.</summary>
     public string? StaticRoot { get; init; }
@@ -63,6 +72,8 @@ public sealed record WorkerSettings
         yield return new(Prefix + "UID", Uid.ToString());
         yield return new(Prefix + "GID", Gid.ToString());
         yield return new(Prefix + "ACCESS_LOG", AccessLog ?? "");
+        yield return new(Prefix + "ACCESS_LOG_FD", AccessLogFd.ToString());
+        yield return new(Prefix + "ACCESS_LOG_FORMAT", AccessLogFormat.ToString());
         yield return new(Prefix + "ERROR_LOG", ErrorLog ?? "");
         yield return new(Prefix + "STATIC_ROOT", StaticRoot ?? "");
         yield return new(Prefix + "STATIC_PREFIX", StaticPrefix);
@@ -104,6 +115,8 @@ public sealed record WorkerSettings
             Uid = Int("UID"),
             Gid = Int("GID"),
             AccessLog = NullIfEmpty(Get("ACCESS_LOG")),
+            AccessLogFd = Int("ACCESS_LOG_FD"),
+            AccessLogFormat = Enum.Parse<AccessLogFormat>(Get("ACCESS_LOG_FORMAT")),
             ErrorLog = NullIfEmpty(Get("ERROR_LOG")),
             StaticRoot = NullIfEmpty(Get("STATIC_ROOT")),
             StaticPrefix = Get("STATIC_PREFIX"),

@@ -15,6 +15,7 @@ public sealed class Arbiter
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
     // USR1 and USR2 have no PosixSignal name; Linux numbers work with PosixSignalRegistration.
     private const PosixSignal SIGUSR1 = (PosixSignal)Native.SIGUSR1, SIGUSR2 = (PosixSignal)Native.SIGUSR2;
+    private const PosixSignal SIGWINCH = PosixSignal.SIGWINCH;
 
     private readonly MasterConfig _config;
     private readonly Listeners _listeners;
@@ -39,6 +40,9 @@ public sealed class Arbiter
         _upgrade = new BinaryUpgrade(listeners, pidFile, _events.Writer);
     }
 
+    /// <summary>Every worker's counters and status rows (see MetricsRegistry); fed from this loop only.</summary>
+    public MetricsRegistry Metrics { get; init; } = new();
+
     private IEnumerable<WorkerProcess> Active => _workers.Values.Where(w => w.Generation == _generation && !w.Stopping);
 
     public async Task<int> RunAsync()
@@ -48,7 +52,7 @@ public sealed class Arbiter
         var signals = new[]
             {
                 PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP,
-                PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1, SIGUSR2,
+                PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH,
             }
             .Select(s => PosixSignalRegistration.Create(s, c => { c.Cancel = true; _events.Writer.TryWrite(new SignalReceived(c.Signal)); }))
             .ToList();
@@ -102,6 +106,9 @@ public sealed class Arbiter
                 Log.Reopen();
                 foreach (var worker in _workers.Values) worker.Send(ControlChannel.Reopen);
                 break;
+            case SIGWINCH:
+                foreach (var line in StatusTable.Lines(Metrics.Status())) Log.Info($"Status: {line}");
+                break;
             case SIGUSR2:
                 Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
                 _upgrade.Start();
@@ -123,6 +130,7 @@ public sealed class Arbiter
     private void HandleMessage(WorkerProcess worker, string line)
     {
         worker.LastHeartbeat = Environment.TickCount64;
+        Metrics.Message(worker.Pid, line);
         if (line == ControlChannel.Ready)
         {
             worker.Ready = true;
@@ -147,6 +155,7 @@ public sealed class Arbiter
     private void ReapWorker(WorkerProcess worker, int exitCode)
     {
         if (!_workers.Remove(worker.Pid)) return;
+        Metrics.Exited(worker.Pid, _stopping ? null : RestartCauseOf(worker));
         var how = exitCode > 128 ? $"was killed by signal {exitCode - 128}" : $"exited with code {exitCode}";
         if (_stopping || worker.Stopping)
         {
@@ -237,6 +246,7 @@ public sealed class Arbiter
             return false;
         }
         _workers[worker.Pid] = worker;
+        Metrics.Booted(worker.Pid, number, _generation);
         Log.Info($"Booting worker {number} with pid {worker.Pid}");
         return true;
     }
@@ -248,6 +258,18 @@ public sealed class Arbiter
         _exitCode = exitCode;
         foreach (var worker in _workers.Values) worker.Stop(_config.GracefulTimeout, serverStopping: true);
     }
+
+    /// <summary>
+    /// Why a worker went: told to stop for a reload (old generation), a scale-down, or after announcing
+    /// --max-requests; killed without being told to stop: only a heartbeat timeout does that; else it crashed.
+    /// </summary>
+    private string RestartCauseOf(WorkerProcess worker) =>
+        worker.Stopping
+            ? Metrics.IsRetiring(worker.Pid) ? RestartCause.MaxRequests
+            : worker.Generation != _generation ? RestartCause.Reload
+            : RestartCause.ScaleDown
+        : worker.Killed ? RestartCause.Timeout
+        : RestartCause.Crash;
 
     private static string Name(PosixSignal signal) => signal switch
     {

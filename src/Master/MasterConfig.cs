@@ -12,6 +12,9 @@ public sealed record MasterConfig(
 {
     public const string DefaultBind = "127.0.0.1:8888";
 
+    /// <summary>--metrics-bind: where the master serves /metrics and /status; null: off.</summary>
+    public BindAddress? MetricsBind { get; init; }
+
     /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
     public static (MasterConfig? Config, string? Error) From(Options o)
     {
@@ -50,6 +53,13 @@ public sealed record MasterConfig(
         if (appAssembly != null && !File.Exists(appAssembly)) return Fail($"--app: no such file '{appAssembly}'");
         if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
 
+        if (!Enum.TryParse<AccessLogFormat>(o.AccessLogFormat, ignoreCase: true, out var accessLogFormat) || int.TryParse(o.AccessLogFormat, out _))
+            return Fail($"--access-log-format must be combined, common or json (got '{o.AccessLogFormat}')");
+        BindAddress? metricsBind = null;
+        if (o.MetricsBind != null && (!BindAddress.TryParse(o.MetricsBind, out metricsBind, out var metricsError) || metricsBind!.IsUnix))
+            return Fail($"--metrics-bind {o.MetricsBind}: {metricsError ?? "must be HOST:PORT"}");
+        if (o.Status && metricsBind == null) return Fail("--status needs --metrics-bind HOST:PORT of the running master");
+
         var binds = new List<BindAddress>();
         foreach (var text in o.Bind.DefaultIfEmpty(DefaultBind))
         {
@@ -78,7 +88,9 @@ public sealed record MasterConfig(
             MaxRequestsJitter = o.MaxRequestsJitter,
             Uid = uid,
             Gid = gid,
-            AccessLog = FullPath(o.AccessLog),
+            // "-" stays as it is: the master hands workers its stdout (see Program).
+            AccessLog = o.AccessLog == "-" ? "-" : FullPath(o.AccessLog),
+            AccessLogFormat = accessLogFormat,
             ErrorLog = FullPath(o.ErrorLog),
             StaticRoot = FullPath(o.Root),
             StaticPrefix = o.RootPrefix.TrimEnd('/') is { Length: > 0 } prefix ? prefix : "/",
@@ -86,7 +98,7 @@ public sealed record MasterConfig(
             AppType = appType,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template), null);
+            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind }, null);
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 

@@ -59,8 +59,17 @@ public sealed class Options
     [Option("group", HelpText = "Workers switch to this group (name or gid); defaults to the user's group.")]
     public string? Group { get; set; }
 
-    [Option("access-log", HelpText = "Append one line per request to this file, in Apache combined log format.")]
+    [Option("access-log", HelpText = "Append one line per request to this file ('-': the master's stdout), in --access-log-format.")]
     public string? AccessLog { get; set; }
+
+    [Option("access-log-format", Default = "combined", HelpText = "combined (Apache combined), common (Apache CLF) or json (one object per line).")]
+    public string AccessLogFormat { get; set; } = "combined";
+
+    [Option("metrics-bind", HelpText = "Serve /metrics (Prometheus text) and /status from the master on this HOST:PORT; off by default. With --status: the master to ask.")]
+    public string? MetricsBind { get; set; }
+
+    [Option("status", HelpText = "Print the worker table of the master running at --metrics-bind, then exit.")]
+    public bool Status { get; set; }
 
     [Option("error-log", HelpText = "Write the log to this file instead of stderr.")]
     public string? ErrorLog { get; set; }

@@ -42,14 +42,22 @@ if (config == null)
     return 2;
 }
 Log.MinimumLevel = config.WorkerTemplate.LogLevel;
+if (parsed.Value.Status) return await StatusClient.RunAsync(config.MetricsBind!);
 
 Listeners listeners;
 PidFile? pidFile = config.PidFile != null ? new PidFile(config.PidFile) : null;
+using var metrics = new MetricsRegistry();
+IDisposable? metricsEndpoint = null;
+string? metricsUrl = null;
 try
 {
+    // --access-log -: workers get a dup of our stdout and write to it themselves (see WorkerSettings.AccessLogFd).
+    if (config.WorkerTemplate.AccessLog == "-")
+        config = config with { WorkerTemplate = config.WorkerTemplate with { AccessLog = null, AccessLogFd = Native.Dup(1) } };
     PrepareLogFiles(config.WorkerTemplate);
     listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog);
     config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd } };
+    if (config.MetricsBind != null) (metricsEndpoint, metricsUrl) = MetricsServer.Start(config.MetricsBind, metrics);
     pidFile?.Write();
 }
 catch (Exception e) when (e is ListenException or IOException or UnauthorizedAccessException)
@@ -58,14 +66,16 @@ catch (Exception e) when (e is ListenException or IOException or UnauthorizedAcc
     return 1;
 }
 
+using (metricsEndpoint)
 using (listeners)
 {
     Log.Info($"Starting prefork {typeof(Options).Assembly.GetName().Version?.ToString(3)}");
     foreach (var url in listeners.Urls) Log.Info($"Listening at: {url} (master pid {Environment.ProcessId})");
+    if (metricsUrl != null) Log.Info($"Metrics at: {metricsUrl}");
     Log.Info($"Using worker class: {config.WorkerTemplate.Class.ToString().ToLowerInvariant()}");
     try
     {
-        return await new Arbiter(config, listeners, pidFile).RunAsync();
+        return await new Arbiter(config, listeners, pidFile) { Metrics = metrics }.RunAsync();
     }
     finally
     {

@@ -14,7 +14,9 @@ try
     // Privileges go first, before a log file is opened or a byte is served.
     Native.DropPrivileges(settings.Uid, settings.Gid);
     if (settings.ErrorLog != null) Log.ToFile(settings.ErrorLog);
-    accessLog = settings.AccessLog != null ? new AccessLog(settings.AccessLog) : null;
+    accessLog = settings.AccessLogFd >= 0 ? new AccessLog(settings.AccessLogFd, settings.AccessLogFormat)
+        : settings.AccessLog != null ? new AccessLog(settings.AccessLog, settings.AccessLogFormat)
+        : null;
 }
 catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
 {
@@ -46,6 +48,7 @@ using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Ca
 using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Cancel = true; stop.TrySetResult("SIGQUIT"); });
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
 
+using var metrics = new WorkerMetrics(settings.Number);
 WorkerServer? server = null;
 IHttpApp app;
 try
@@ -60,7 +63,7 @@ catch (Exception e)
     Log.Critical($"Worker cannot boot: {e.Message}");
     return ControlChannel.BootErrorExitCode;
 }
-server = new WorkerServer(settings, app, accessLog);
+server = new WorkerServer(settings, app, accessLog) { Metrics = metrics };
 _ = server.Retire.ContinueWith(_ =>
 {
     channel.Send(ControlChannel.Retiring);
@@ -74,7 +77,9 @@ using var tick = new Timer(_ =>
 {
     DateHeader.Refresh();
     server.Sweep();
-    if (!server.Stuck) channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    if (server.Stuck) return;
+    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    channel.Send(metrics.Snapshot().Format());
 }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
 channel.Send(ControlChannel.Ready);
@@ -85,6 +90,8 @@ var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulT
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
 // Only when the whole server stops does a worker take what is still queued: otherwise a sibling will.
 bool clean = await server.DrainAsync(drainTime, takeBacklog: why == ServerStopping);
+// The final report: everything served reaches the master's totals (a SIGKILLed worker loses at most its last second).
+channel.Send(metrics.Snapshot().Format());
 Log.Debug($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections; " +
           $"{GC.GetTotalAllocatedBytes() / 1024} KiB allocated; peak working set {Environment.WorkingSet / 1024 / 1024} MB");
 Log.Info($"Worker exiting (pid {Environment.ProcessId}): served {server.RequestsServed} requests" +

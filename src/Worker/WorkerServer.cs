@@ -41,6 +41,7 @@ public sealed class WorkerServer : IConnectionHost
 
     public IHttpApp App { get; }
     public AccessLog? AccessLog { get; }
+    public WorkerMetrics? Metrics { get; init; }
     public HttpLimits Limits => _settings.Limits;
     public TimeSpan KeepAlive => _settings.KeepAlive;
     public TimeSpan RequestTimeout => _settings.RequestTimeout;

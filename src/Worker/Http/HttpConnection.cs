@@ -52,6 +52,7 @@ public sealed partial class HttpConnection
 
     public async Task RunAsync()
     {
+        _host.Metrics?.ConnectionOpened();
         try
         {
             await ServeAsync();
@@ -71,6 +72,7 @@ public sealed partial class HttpConnection
             _requestBody.Dispose();
             _responseBody.Dispose();
             ArrayPool<byte>.Shared.Return(_input);
+            _host.Metrics?.ConnectionClosed();
             _host.Closed(this);
         }
     }
@@ -125,6 +127,7 @@ public sealed partial class HttpConnection
 
             _head.CopyFrom(Buffered[..parsed.Consumed]);
             _start += parsed.Consumed;
+            MarkRequestStart();
             _request.Reset();
             _response.Reset();
 
@@ -223,7 +226,7 @@ public sealed partial class HttpConnection
             ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, _head.VersionMinor == 0);
             _streamed = _response.Body.Length;
         }
-        _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, _head.Method == Method.Head ? 0 : _streamed);
+        RequestCompleted(_head.Method == Method.Head ? 0 : _streamed);
         if (!keepAlive)
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
@@ -251,6 +254,7 @@ public sealed partial class HttpConnection
         _response.Reset();
         _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
         ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
+        RequestRejected(status);
         // The refused request may have a body still on its way: linger so it does not turn our answer into a reset.
         // Not for a client that has used up its time: lingering would give a slowloris seconds more of the
         // connection slot (a sync worker's only one) after its 408.

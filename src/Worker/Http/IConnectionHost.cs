@@ -12,6 +12,8 @@ public interface IConnectionHost
     bool KeepAliveAllowed { get; }
     /// <summary>Where each request is logged, when --access-log is on.</summary>
     AccessLog? AccessLog { get; }
+    /// <summary>Where each request and connection is counted; null where nothing counts (the master's metrics endpoint).</summary>
+    WorkerMetrics? Metrics => null;
     void RequestServed();
     void Closed(HttpConnection connection);
 }

@@ -303,6 +303,13 @@ public sealed partial class MasterProcess : IAsyncDisposable
     [GeneratedRegex(@"Listening at: (?<url>\S+) \(master pid (?<pid>\d+)\)")]
     public static partial Regex AnyListeningRegex();
 
+    /// <summary>The metrics port a master started with --metrics-bind 127.0.0.1:0 logged.</summary>
+    public async Task<int> WaitForMetricsPortAsync(TimeSpan? timeout = null) =>
+        int.Parse((await WaitForLineAsync(MetricsRegex(), timeout)).Groups["port"].Value);
+
+    [GeneratedRegex(@"Metrics at: http://127\.0\.0\.1:(?<port>\d+)/metrics")]
+    public static partial Regex MetricsRegex();
+
     [GeneratedRegex(@"Booting worker (?<n>\d+) with pid (?<pid>\d+)")]
     public static partial Regex BootingRegex();
 

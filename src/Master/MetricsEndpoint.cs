@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Sockets;
+using Prefork.Worker;
+using Prefork.Worker.Http;
+
+namespace Prefork.Master;
+
+/// <summary>
+/// Starts the <see cref="MetricsEndpoint"/> without naming it to the caller: its type pulls in the worker's
+/// assembly (HttpConnection), which the master then loads only when --metrics-bind is on. Without it, a
+/// broken worker build on disk fails the workers at boot, as it should, not the master at start.
+/// </summary>
+public static class MetricsServer
+{
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static (IDisposable Server, string Url) Start(BindAddress bind, MetricsRegistry registry)
+    {
+        var endpoint = MetricsEndpoint.Start(bind, registry);
+        return (endpoint, endpoint.Url);
+    }
+}
+
+/// <summary>
+/// --metrics-bind: the master's own small HTTP listener for /metrics (Prometheus text) and /status (the
+/// worker table). It runs our own <see cref="HttpConnection"/> on a socket only the master holds (never
+/// handed to workers, close-on-exec), so the numbers come from the one process that sees every worker.
+/// </summary>
+public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
+{
+    private readonly Socket _socket;
+    private readonly MetricsRegistry _registry;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<HttpConnection, byte> _connections = new();
+    private readonly Timer _sweep;
+
+    private MetricsEndpoint(Socket socket, MetricsRegistry registry)
+    {
+        _socket = socket;
+        _registry = registry;
+        _sweep = new Timer(_ =>
+        {
+            DateHeader.Refresh();
+            long now = Environment.TickCount64;
+            foreach (var c in _connections.Keys) c.CheckDeadline(now);
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>"http://HOST:PORT/metrics" with the port the kernel picked for port 0.</summary>
+    public string Url => _socket.LocalEndPoint is IPEndPoint ip
+        ? $"http://{(ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{ip.Address}]" : ip.Address.ToString())}:{ip.Port}/metrics"
+        : "?";
+
+    /// <summary>Binds and starts accepting; throws <see cref="ListenException"/> with one line when it cannot.</summary>
+    public static MetricsEndpoint Start(BindAddress bind, MetricsRegistry registry)
+    {
+        var socket = new Socket(bind.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(bind.EndPoint);
+            socket.Listen(64);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new ListenException($"cannot listen on --metrics-bind {bind.Text}: {e.Message}");
+        }
+        var endpoint = new MetricsEndpoint(socket, registry);
+        _ = endpoint.AcceptLoopAsync();
+        return endpoint;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync();
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                if (!_socket.IsBound || e is ObjectDisposedException) return;
+                continue;
+            }
+            var connection = new HttpConnection(client, this);
+            _connections.TryAdd(connection, 0);
+            _ = connection.RunAsync();
+        }
+    }
+
+    public ValueTask HandleAsync(HttpRequest request, HttpResponse response)
+    {
+        if (request.Method is not (Method.Get or Method.Head))
+        {
+            response.AddHeader("Allow", "GET, HEAD");
+            response.Send(405, "text/plain", "405 Method Not Allowed\n");
+        }
+        else if (request.Path == "/metrics")
+        {
+            response.Send(200, PrometheusText.ContentType, PrometheusText.Render(_registry.Snapshot()));
+        }
+        else if (request.Path == "/status")
+        {
+            response.Send(200, "text/plain; charset=utf-8", StatusTable.Render(_registry.Status()));
+        }
+        else
+        {
+            response.Send(404, "text/plain", "404 Not Found: try /metrics or /status\n");
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    // IConnectionHost: small, conservative limits; nothing is logged or counted for a scrape.
+    public HttpLimits Limits { get; } = new();
+    public IHttpApp App => this;
+    public TimeSpan KeepAlive => TimeSpan.FromSeconds(5);
+    public TimeSpan RequestTimeout => TimeSpan.FromSeconds(10);
+    public bool KeepAliveAllowed => true;
+    public AccessLog? AccessLog => null;
+    public void RequestServed() { }
+    public void Closed(HttpConnection connection) => _connections.TryRemove(connection, out _);
+
+    public void Dispose()
+    {
+        _sweep.Dispose();
+        _socket.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics.Metrics;
+using Prefork.Master;
+using Prefork.Worker;
+using Prefork.Worker.Http;
+
+namespace Prefork.Tests.Metrics;
+
+/// <summary>The System.Diagnostics.Metrics side: what dotnet-counters sees through a MeterListener.</summary>
+public class MetersTests
+{
+    [Fact]
+    public void Worker_and_master_meters_publish_their_instruments()
+    {
+        var seen = new List<(string Meter, string Instrument, double Value, string Tags)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name is WorkerMetrics.MeterName or MetricsRegistry.MeterName) l.EnableMeasurementEvents(instrument);
+        };
+        void Record<T>(Instrument i, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? _) where T : struct
+        {
+            lock (seen) seen.Add((i.Meter.Name, i.Name, Convert.ToDouble(value), string.Join(",", tags.ToArray().Select(t => $"{t.Key}={t.Value}"))));
+        }
+        listener.SetMeasurementEventCallback<long>(Record);
+        listener.SetMeasurementEventCallback<int>(Record);
+        listener.SetMeasurementEventCallback<double>(Record);
+        listener.Start();
+
+        using var worker = new WorkerMetrics(3);
+        using var registry = new MetricsRegistry();
+        worker.ConnectionOpened();
+        worker.RequestDone(Method.Get, 200, 40, 13, System.Diagnostics.Stopwatch.GetTimestamp());
+        registry.Booted(1, 1, 0);
+        registry.Exited(1, RestartCause.Timeout);
+        listener.RecordObservableInstruments();
+
+        Assert.Contains(seen, s => s is { Meter: WorkerMetrics.MeterName, Instrument: "prefork.requests", Value: 1, Tags: "method=GET,status=2xx" });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.request.duration" } && s.Value >= 0);
+        Assert.Contains(seen, s => s is { Instrument: "prefork.request.bytes", Value: 40 });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.response.bytes", Value: 13 });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.connections.open", Value: 1, Tags: "worker=3" });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.connections.accepted", Value: 1, Tags: "worker=3" });
+        Assert.Contains(seen, s => s is { Meter: MetricsRegistry.MeterName, Instrument: "prefork.worker.restarts", Value: 1, Tags: "cause=timeout" });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.workers.alive", Value: 0 });
+        Assert.Contains(seen, s => s is { Instrument: "prefork.uptime" } && s.Value >= 0);
+    }
+}
