@@ -88,10 +88,7 @@ public sealed class WorkerServer : IConnectionHost
     /// </summary>
     public async Task<bool> DrainAsync(TimeSpan timeout, bool takeBacklog)
     {
-        long stopAccepting = Environment.TickCount64 + (takeBacklog ? (long)BacklogDrain.TotalMilliseconds : 0);
-        Interlocked.Exchange(ref _stopAcceptingAt, stopAccepting);
-        _draining = true;
-        PublishLoad();
+        BeginDraining(takeBacklog);
         foreach (var thread in _acceptThreads) thread.Join();
         if (_connections.IsEmpty) _drained.TrySetResult();
         await Task.WhenAny(_drained.Task, Task.Delay(timeout));
@@ -100,7 +97,20 @@ public sealed class WorkerServer : IConnectionHost
 
     public void RequestServed()
     {
-        if (Interlocked.Increment(ref _requests) == _maxRequests) _retire.TrySetResult();
+        if (Interlocked.Increment(ref _requests) != _maxRequests) return;
+        // From this response on, every connection is told to close and nothing new is accepted, even before
+        // the stop itself gets to run.
+        BeginDraining(takeBacklog: false);
+        _retire.TrySetResult();
+    }
+
+    private void BeginDraining(bool takeBacklog)
+    {
+        if (_draining) return;
+        long stopAccepting = Environment.TickCount64 + (takeBacklog ? (long)BacklogDrain.TotalMilliseconds : 0);
+        Interlocked.Exchange(ref _stopAcceptingAt, stopAccepting);
+        _draining = true;
+        PublishLoad();
     }
 
     public void Closed(HttpConnection connection)
