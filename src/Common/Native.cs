@@ -152,6 +152,19 @@ public static partial class Native
         }
     }
 
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    private static unsafe partial int SocketPairRaw(int domain, int type, int protocol, int* fds);
+
+    /// <summary>A connected pair of Unix stream sockets, close-on-exec.</summary>
+    public static unsafe (int, int) SocketPair()
+    {
+        const int AF_UNIX = 1, SOCK_STREAM = 1;
+        int* fds = stackalloc int[2];
+        if (SocketPairRaw(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+            throw new IOException($"socketpair failed: errno {Marshal.GetLastPInvokeError()}");
+        return (fds[0], fds[1]);
+    }
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuid();
 

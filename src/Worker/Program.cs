@@ -73,13 +73,16 @@ server.Start();
 
 // One tick a second: the Date header, connection deadlines, and the heartbeat that tells the master this
 // worker's loop still turns.
+using var probe = new LoopProbe(() =>
+{
+    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
+    channel.Send(metrics.Snapshot().Format());
+});
 using var tick = new Timer(_ =>
 {
     DateHeader.Refresh();
     server.Sweep();
-    if (server.Stuck) return;
-    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
-    channel.Send(metrics.Snapshot().Format());
+    if (!server.Stuck) probe.Poke();
 }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
 channel.Send(ControlChannel.Ready);

@@ -28,7 +28,7 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
             response.ContentType = "text/plain";
             response.Write(Hello);
         }
-        else if (path.SequenceEqual("/sleep"u8))
+        else if (path.SequenceEqual("/sleep"u8) || path.SequenceEqual("/block"u8))
         {
             if (!Allow(request, response, "GET, HEAD")) return;
             if (!int.TryParse(request.GetQueryParameter("ms") ?? "0", NumberStyles.None, CultureInfo.InvariantCulture, out int ms))
@@ -37,7 +37,10 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
                 return;
             }
             ms = Math.Min(ms, MaxSleepMs);
-            await Task.Delay(ms);
+            // /sleep waits the async way; /block holds the thread, which in an async worker is its event loop:
+            // the mistake --timeout exists to catch.
+            if (path.SequenceEqual("/sleep"u8)) await Task.Delay(ms);
+            else Thread.Sleep(ms);
             response.Send(200, "text/plain", $"slept {ms} ms in worker {settings.Number} (pid {Environment.ProcessId})\n");
         }
         else if (path.SequenceEqual("/echo"u8))
