@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 using Prefork.Worker.Http;
 
@@ -123,16 +124,25 @@ public sealed class WorkerServer : IConnectionHost
 
     /// <summary>
     /// While a sibling holds clearly fewer connections, stay out of accept() for a moment so the kernel hands
-    /// the next connection to that sibling instead (see <see cref="Scoreboard"/>). Bounded, so a sibling
-    /// that is slow to run costs a few milliseconds, never a connection.
+    /// the next connection to that sibling instead (see <see cref="Scoreboard"/>). "Clearly" is nginx's
+    /// accept_disabled in spirit: more than an eighth of what this worker holds, and at least 2, so the
+    /// constant small swings of short connections never cost a pause. The pause yields the CPU rather than
+    /// sleeping (a sleep is a millisecond at least, which short connections feel) and ends after a
+    /// millisecond, so a sibling that is slow to run costs little, never a connection.
     /// </summary>
     private void YieldToLessLoadedSibling()
     {
-        for (int waited = 0; waited < 10 && _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least
-             && _connections.Count > least + 1; waited++)
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1000;
+        while (Overloaded() && Stopwatch.GetTimestamp() < deadline)
         {
-            Thread.Sleep(1);
+            if (!Thread.Yield()) Thread.SpinWait(100);
         }
+    }
+
+    private bool Overloaded()
+    {
+        int mine = _connections.Count;
+        return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
     }
 
     private void AcceptLoop(int listenFd)
