@@ -41,7 +41,7 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     [Fact]
     public async Task The_sample_api_runs_in_the_real_server()
     {
-        using var server = ContentServer.Start(1, "--app", _sample.Assembly);
+        await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly);
         Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
 
         // "done": 1 is not a boolean: the app's own validation, reading BodyStream.
@@ -62,10 +62,10 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     [Fact]
     public async Task An_exception_costs_one_request_a_500_and_the_worker_goes_on()
     {
-        using var server = ContentServer.Start(1, "--app", _sample.Assembly);
+        await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly);
         var worker = server.WorkerPids[0];
         Assert.Equal(500, (await server.SendAsync("GET", "/boom")).Status);
-        Assert.NotNull(server.WaitForLine(l => l.Contains("[ERROR] Error handling \"GET /boom HTTP/1.1\"") && l.Contains("fails on purpose"), TimeSpan.FromSeconds(10)));
+        Assert.NotNull(await server.WaitForLineAsync(l => l.Contains("[ERROR] Error handling \"GET /boom HTTP/1.1\"") && l.Contains("fails on purpose"), TimeSpan.FromSeconds(10)));
         Assert.Equal(201, (await PostAsync(server, "{\"title\":\"after\"}")).Status);
         Assert.True(Process.GetProcessById(worker) is { HasExited: false });
     }
@@ -74,25 +74,25 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     public async Task Static_files_sit_in_front_of_the_users_app()
     {
         using var tree = new ContentTree();
-        using var server = ContentServer.Start(1, "--app", _sample.Assembly, "--root", tree.Root, "--root-prefix", "/static");
+        await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly, "--root", tree.Root, "--root-prefix", "/static");
         Assert.Equal(ContentTree.Digits, (await server.SendAsync("GET", "/static/digits.txt")).Text);
         Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
     }
 
     [Fact]
-    public void A_type_that_is_not_there_stops_the_master_with_exit_code_3()
+    public async Task A_type_that_is_not_there_stops_the_master_with_exit_code_3()
     {
-        using var server = ContentServer.Launch(["--bind", "127.0.0.1:0", "--workers", "2", "--app", _sample.Assembly + ":TodoApi.NoSuchApp"]);
-        Assert.Equal(3, server.WaitForExit(TimeSpan.FromSeconds(60)));
+        await using var server = await ContentServer.LaunchAsync(["--bind", "127.0.0.1:0", "--workers", "2", "--app", _sample.Assembly + ":TodoApi.NoSuchApp"]);
+        Assert.Equal(3, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("[CRITICAL] Worker cannot boot:", server.Log);
         Assert.Contains("has no type TodoApi.NoSuchApp", server.Log);
     }
 
     [Fact]
-    public void A_missing_assembly_is_a_one_line_error_with_exit_code_2()
+    public async Task A_missing_assembly_is_a_one_line_error_with_exit_code_2()
     {
-        using var server = ContentServer.Launch(["--bind", "127.0.0.1:0", "--app", "/no/such/App.dll"]);
-        Assert.Equal(2, server.WaitForExit(TimeSpan.FromSeconds(30)));
+        await using var server = await ContentServer.LaunchAsync(["--bind", "127.0.0.1:0", "--app", "/no/such/App.dll"]);
+        Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal("error: --app: no such file '/no/such/App.dll'", server.Log.Trim());
     }
 

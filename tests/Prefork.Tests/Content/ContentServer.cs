@@ -1,94 +1,42 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.RegularExpressions;
+
+using Prefork.Tests.Server;
 
 namespace Prefork.Tests.Content;
 
 /// <summary>
-/// The real master on 127.0.0.1:0, started with the given flags and waited for until every worker says it
-/// is ready (bounded, no fixed sleeps); killed, with its workers, by pid on Dispose.
+/// The real master (started and stopped by the shared <see cref="MasterProcess"/> harness), plus what the
+/// content tests need on top: a raw request, written as given so hostile paths reach the server
+/// unnormalised, and its response read to the end.
 /// </summary>
-public sealed partial class ContentServer : IDisposable
+public sealed class ContentServer : IAsyncDisposable
 {
-    private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(30);
-    private readonly Process _process;
-    private readonly List<string> _log = new();
+    private readonly MasterProcess _master;
 
-    private ContentServer(Process process) => _process = process;
+    private ContentServer(MasterProcess master) => _master = master;
 
-    public int Port { get; private set; }
-    public List<int> WorkerPids { get; } = new();
-    public string Log { get { lock (_log) return string.Join('\n', _log); } }
+    public int Port => _master.Port;
+    public IReadOnlyList<int> WorkerPids => _master.WorkerPids;
+    public string Log => _master.Log;
 
-    public static ContentServer Start(int workers, params string[] flags)
-    {
-        var server = Launch(["--bind", "127.0.0.1:0", "--workers", workers.ToString(), .. flags]);
-        try
-        {
-            var listening = server.WaitForLine(l => ListeningLine().IsMatch(l), BootTimeout)
-                ?? throw new TimeoutException($"the master never said it was listening:\n{server.Log}");
-            server.Port = int.Parse(ListeningLine().Match(listening).Groups[1].Value);
-            var deadline = DateTime.UtcNow + BootTimeout;
-            while (server.WorkerPids.Count < workers)
-            {
-                var ready = server.WaitForLine(l => ReadyLine().Match(l) is { Success: true } m && !server.WorkerPids.Contains(int.Parse(m.Groups[1].Value)),
-                    deadline - DateTime.UtcNow) ?? throw new TimeoutException($"workers never became ready:\n{server.Log}");
-                server.WorkerPids.Add(int.Parse(ReadyLine().Match(ready).Groups[1].Value));
-            }
-            return server;
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
-    }
+    /// <summary>The master on 127.0.0.1:0 with the given flags, once every worker is ready.</summary>
+    public static async Task<ContentServer> StartAsync(int workers, params string[] flags) =>
+        new(await MasterProcess.StartReadyAsync(workers, flags));
 
     /// <summary>Starts the master and returns without waiting for it: for runs that are meant to fail.</summary>
-    public static ContentServer Launch(IEnumerable<string> arguments)
+    public static async Task<ContentServer> LaunchAsync(IEnumerable<string> arguments)
     {
-        var info = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "Prefork.Master")) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments) info.ArgumentList.Add(argument);
-        var server = new ContentServer(Process.Start(info)!);
-        server._process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data == null) return;
-            lock (server._log)
-            {
-                server._log.Add(e.Data);
-                Monitor.PulseAll(server._log);
-            }
-        };
-        server._process.BeginErrorReadLine();
-        return server;
+        var master = await MasterProcess.StartAsync(arguments, defaultBind: false);
+        master.ExpectCritical = true;
+        master.ExpectUnhandledException = true;
+        return new ContentServer(master);
     }
 
-    /// <summary>The master's exit code, or null if it is still running after the timeout.</summary>
-    public int? WaitForExit(TimeSpan timeout)
-    {
-        if (!_process.WaitForExit(timeout)) return null;
-        _process.WaitForExit(); // drains the stderr reader
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => _master.WaitForExitAsync(timeout);
 
-    /// <summary>The first log line that matches, waiting for it at most <paramref name="timeout"/>.</summary>
-    public string? WaitForLine(Func<string, bool> match, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        lock (_log)
-        {
-            while (true)
-            {
-                if (_log.FirstOrDefault(match) is { } line) return line;
-                var left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero) return null;
-                Monitor.Wait(_log, left);
-            }
-        }
-    }
+    public Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout) => _master.WaitForLineAsync(match, timeout);
 
-    /// <summary>Sends a raw request (as written, so hostile paths reach the server unnormalised) and reads the response to its end.</summary>
     public Task<RawResponse> SendAsync(string method, string target, params string[] headers) => SendWithBodyAsync(method, target, [], headers);
 
     public async Task<RawResponse> SendWithBodyAsync(string method, string target, byte[] body, params string[] headers)
@@ -106,25 +54,7 @@ public sealed partial class ContentServer : IDisposable
         return RawResponse.Parse(received.ToArray());
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10_000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-        _process.Dispose();
-    }
-
-    [GeneratedRegex(@"Listening at: http://127\.0\.0\.1:(\d+) \(master pid \d+\)")]
-    private static partial Regex ListeningLine();
-
-    [GeneratedRegex(@"Worker \d+ \(pid (\d+)\) ready")]
-    private static partial Regex ReadyLine();
+    public ValueTask DisposeAsync() => _master.DisposeAsync();
 }
 
 /// <summary>A response as bytes on the wire: status, headers (first of each name), body.</summary>

@@ -72,7 +72,7 @@ public sealed class RangeTests : IClassFixture<ContentTree>
     [Fact]
     public async Task Ranges_through_the_real_server_use_sendfile_and_keep_the_connection_framed()
     {
-        using var server = ContentServer.Start(1, "--root", _tree.Root);
+        await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root);
         foreach (var row in Ranges)
         {
             var (range, status, contentRange, body) = ((string)row[0], (int)row[1], (string?)row[2], (string)row[3]);

@@ -13,7 +13,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
     [Fact]
     public async Task Files_first_then_the_app()
     {
-        using var server = ContentServer.Start(2, "--root", _tree.Root);
+        await using var server = await ContentServer.StartAsync(2, "--root", _tree.Root);
         var page = await server.SendAsync("GET", "/");
         Assert.Equal((200, "<h1>home</h1>\n", "text/html; charset=utf-8"), (page.Status, page.Text, page.Header("Content-Type")));
 
@@ -32,7 +32,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
     [Fact]
     public async Task A_prefix_keeps_the_rest_for_the_app()
     {
-        using var server = ContentServer.Start(1, "--root", _tree.Root, "--root-prefix", "/static/");
+        await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root, "--root-prefix", "/static/");
         Assert.Equal(ContentTree.Digits, (await server.SendAsync("GET", "/static/digits.txt")).Text);
         Assert.Equal("Hello, World!", (await server.SendAsync("GET", "/")).Text);
         Assert.Equal(404, (await server.SendAsync("GET", "/digits.txt")).Status);
@@ -41,7 +41,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
     [Fact]
     public async Task Keep_alive_survives_files_ranges_and_304s_on_one_connection()
     {
-        using var server = ContentServer.Start(1, "--root", _tree.Root);
+        await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync("127.0.0.1", server.Port);
         const string Get = "GET /digits.txt HTTP/1.1\r\nHost: t\r\n";
@@ -65,7 +65,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
         using (var file = File.Create(big)) file.SetLength(Size); // sparse: no disk, page cache of zeros
         try
         {
-            using var server = ContentServer.Start(1, "--root", _tree.Root);
+            await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root);
             long before = RssKiB(server.WorkerPids[0]);
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync("127.0.0.1", server.Port);

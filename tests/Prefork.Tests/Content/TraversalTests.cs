@@ -69,7 +69,7 @@ public sealed class TraversalTests : IClassFixture<ContentTree>
     [Fact]
     public async Task Refused_by_the_real_server()
     {
-        using var server = ContentServer.Start(1, "--root", _tree.Root);
+        await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root);
         foreach (var row in Hostile)
         {
             var (target, status) = ((string)row[0], (int)row[1]);
