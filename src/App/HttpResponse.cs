@@ -78,6 +78,13 @@ public sealed class HttpResponse
         Write(body);
     }
 
+    /// <summary>405, with the Allow field RFC 9110 §15.5.6 requires: the methods this resource does take.</summary>
+    public void SendMethodNotAllowed(string allowed)
+    {
+        Send(405, "text/plain", "405 Method Not Allowed\n");
+        AddHeader("Allow", allowed);
+    }
+
     internal void Reset()
     {
         StatusCode = 200;

@@ -62,7 +62,7 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
         }
     }
 
-    /// <summary>405 with Allow for a method this path does not take (RFC 9110 §15.5.6).</summary>
+    /// <summary>True when the path takes this method; otherwise the response is a 405 naming those it does.</summary>
     private static bool Allow(HttpRequest request, HttpResponse response, string allowed)
     {
         bool ok = request.Method switch
@@ -71,9 +71,7 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
             Method.Post => allowed.Contains("POST"),
             _ => false,
         };
-        if (ok) return true;
-        response.Send(405, "text/plain", "405 Method Not Allowed\n");
-        response.AddHeader("Allow", allowed);
-        return false;
+        if (!ok) response.SendMethodNotAllowed(allowed);
+        return ok;
     }
 }

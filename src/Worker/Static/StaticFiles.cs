@@ -41,8 +41,7 @@ public sealed class StaticFiles(string directory, string prefix = "/") : IHttpAp
         }
         if (request.Method is not (Method.Get or Method.Head))
         {
-            response.Send(405, "text/plain", "405 Method Not Allowed\n");
-            response.AddHeader("Allow", "GET, HEAD");
+            response.SendMethodNotAllowed("GET, HEAD");
             return true;
         }
 
