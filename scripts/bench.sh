@@ -4,8 +4,9 @@
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #
-# Installs wrk and nginx (Debian packages; gunicorn too if it can), builds Prefork (Release) and the
-# Kestrel peer (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
+# Installs wrk, nginx and clang (Debian packages; gunicorn too if it can), publishes Prefork as it is
+# deployed (dotnet publish: NativeAOT master and workers, README "Deploying") and builds the Kestrel peer
+# (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
 # --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive and with Connection: close. Then the
 # extra figures: idle RSS, time from a worker's SIGKILL to its replacement serving, spread of requests
 # over workers, 10,000 idle keep-alive connections on 2 workers. Prints one markdown report (medians of the
@@ -77,9 +78,9 @@ HERE="$ROOT/scripts/bench"
 PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)"
 [[ -x "$PYTHON" ]] || PYTHON=python3
 TOOLS=("$PYTHON" "$HERE/tools.py")
-MASTER_BIN="$ROOT/src/Master/bin/Release/net10.0/Prefork.Master"
 KESTREL_DIR="$ROOT/bench/Kestrel/bin/bench"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-bench.XXXXXX")"
+MASTER_BIN="$WORK/prefork/Prefork.Master"
 RESULTS="$WORK/results"
 EXTRAS="$WORK/extras"
 : >"$RESULTS"
@@ -297,6 +298,8 @@ if [[ $GUNICORN -eq 1 ]]; then
     [[ -n "$GUNICORN_BIN" ]] || log "gunicorn is not available: left out"
 fi
 command -v dotnet >/dev/null || die "the .NET SDK ('dotnet') is needed"
+# NativeAOT links with clang (the SDK finds clang or clang-NN).
+compgen -c | grep -qE '^clang(-[0-9]+)?$' || apt_install clang || die "clang is needed to publish NativeAOT (apt-get install clang)"
 
 # Raise the open-file limit for the 10,000 connections (inherited by every server and client started here).
 if ! ulimit -n 65536 2>/dev/null; then
@@ -306,9 +309,9 @@ fi
 [[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS + 1000)) ]] ||
     log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
 
-log "building Prefork (Release) and the Kestrel peer"
-(cd "$ROOT" && timeout 600 dotnet build -c Release src/Master -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log" >&2; die "the Prefork build failed (end of its log above)"; }
+log "publishing Prefork (NativeAOT) and building the Kestrel peer"
+(cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log" >&2; die "the Prefork publish failed (end of its log above)"; }
 (cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
     { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
 [[ -x "$MASTER_BIN" && -x "$KESTREL_DIR/Kestrel" ]] || die "the builds did not produce $MASTER_BIN and $KESTREL_DIR/Kestrel"

@@ -41,7 +41,7 @@ public sealed class BinaryUpgrade
             return;
         }
         var start = new ProcessStartInfo { FileName = Environment.ProcessPath!, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(typeof(BinaryUpgrade).Assembly.Location);
+        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Prefork.Master.dll"));
         foreach (var arg in Environment.GetCommandLineArgs().Skip(1)) start.ArgumentList.Add(arg);
         start.Environment[InheritFdsVariable] = string.Join(',', _listeners.Fds);
         start.Environment[OldMasterVariable] = Environment.ProcessId.ToString();

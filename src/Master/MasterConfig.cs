@@ -51,6 +51,8 @@ public sealed record MasterConfig(
             return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
         var (appAssembly, appType) = SplitAppSpec(o.App);
         if (appAssembly != null && !File.Exists(appAssembly)) return Fail($"--app: no such file '{appAssembly}'");
+        if (appAssembly != null && WorkerExecutable.IsNativeAot)
+            return Fail("--app needs the JIT worker, and this is a NativeAOT build (publish with -p:PublishAot=false; README: Deploying)");
         if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
 
         if (!Enum.TryParse<AccessLogFormat>(o.AccessLogFormat, ignoreCase: true, out var accessLogFormat) || int.TryParse(o.AccessLogFormat, out _))

@@ -40,16 +40,7 @@ public sealed class WorkerProcess
             RedirectStandardOutput = true,
             RedirectStandardError = false,
         };
-        var apphost = Path.Combine(AppContext.BaseDirectory, "Prefork.Worker");
-        if (File.Exists(apphost))
-        {
-            start.FileName = apphost;
-        }
-        else
-        {
-            start.FileName = "dotnet";
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Prefork.Worker.dll"));
-        }
+        WorkerExecutable.Configure(start);
         foreach (var (name, value) in settings.ToEnvironment()) start.Environment[name] = value;
         foreach (var (name, value) in RuntimeTuning(settings.Class))
         {

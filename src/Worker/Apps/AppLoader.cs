@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using Prefork.Worker.Http;
 
@@ -11,7 +13,20 @@ namespace Prefork.Worker.Apps;
 /// </summary>
 public static class AppLoader
 {
+    /// <summary>
+    /// False in the NativeAOT worker: a binary with no JIT cannot run an assembly it was not compiled with,
+    /// and the AOT compiler drops this loader from it.
+    /// </summary>
+    [FeatureGuard(typeof(RequiresDynamicCodeAttribute))]
+    public static bool IsSupported => RuntimeFeature.IsDynamicCodeSupported;
+
     /// <summary>Throws, with a message fit for the log, when the assembly or the type cannot be used.</summary>
+    [RequiresDynamicCode("Runs an assembly compiled just in time")]
+    // Trimming only happens in the NativeAOT build, where IsSupported is false and this code is gone; in the
+    // JIT worker every type of the user's assembly is there to reflect over.
+    [UnconditionalSuppressMessage("Trimming", "IL2026")]
+    [UnconditionalSuppressMessage("Trimming", "IL2072")]
+    [UnconditionalSuppressMessage("Trimming", "IL2075")]
     public static IHttpApp Load(string assemblyPath, string? typeName)
     {
         var assembly = new AppLoadContext(assemblyPath).LoadFromAssemblyPath(assemblyPath);
@@ -32,6 +47,7 @@ public static class AppLoader
         }
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in Load")]
     private static Type FindTheApp(Assembly assembly, string path)
     {
         var apps = assembly.GetExportedTypes().Where(t => typeof(IHttpApp).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).ToList();
@@ -44,6 +60,7 @@ public static class AppLoader
         };
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in Load")]
     private sealed class AppLoadContext(string assemblyPath) : AssemblyLoadContext(Path.GetFileNameWithoutExtension(assemblyPath))
     {
         private static readonly string ContractName = typeof(IHttpApp).Assembly.GetName().Name!;

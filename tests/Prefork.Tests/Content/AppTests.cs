@@ -10,19 +10,7 @@ public sealed class SampleBuild : IDisposable
     public SampleBuild()
     {
         Output = Directory.CreateTempSubdirectory("prefork-todoapi-").FullName;
-        var repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "Prefork.sln"))) repo = Path.GetDirectoryName(repo) ?? throw new DirectoryNotFoundException("Prefork.sln not found above the test output");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = repo };
-        foreach (var argument in new[] { "build", "samples/TodoApi", "-c", "Debug", "-o", Output, "--nologo", "-v", "quiet" }) info.ArgumentList.Add(argument);
-        using var build = Process.Start(info)!;
-        var output = build.StandardOutput.ReadToEndAsync();
-        var errors = build.StandardError.ReadToEndAsync();
-        if (!build.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            build.Kill(entireProcessTree: true);
-            throw new TimeoutException("building samples/TodoApi took more than 3 minutes");
-        }
-        if (build.ExitCode != 0) throw new InvalidOperationException($"building samples/TodoApi failed:\n{output.Result}\n{errors.Result}");
+        DotnetCli.Run(TimeSpan.FromMinutes(3), "build", "samples/TodoApi", "-c", "Debug", "-o", Output, "--nologo", "-v", "quiet");
     }
 
     public string Output { get; }

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Prefork.Tests.Server;
+
+/// <summary>
+/// The deployment README's "Deploying" section makes: dotnet publish of the master, which publishes the worker
+/// beside it, both NativeAOT. Published once for the whole class.
+/// </summary>
+public sealed class PublishedBuild : IDisposable
+{
+    public PublishedBuild()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("prefork-published-").FullName;
+        DotnetCli.Run(TimeSpan.FromMinutes(8), "publish", "src/Master", "-c", "Release", "-o", Directory, "--nologo", "-v", "quiet");
+    }
+
+    public string Directory { get; }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
+/// <summary>
+/// The NativeAOT build is the one people deploy and the benchmark measures, so it is tested as it ships: the
+/// trimmed command-line parser reads every flag, workers serve and are replaced, and --app, which needs a JIT,
+/// is refused up front.
+/// </summary>
+public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper output) : IClassFixture<PublishedBuild>
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private Task<MasterProcess> StartAsync(params string[] args) => MasterProcess.StartAsync(args, output, directory: build.Directory);
+
+    [Fact]
+    public void Both_programs_are_native()
+    {
+        foreach (var program in new[] { "Prefork.Master", "Prefork.Worker" })
+        {
+            var head = new byte[4];
+            using (var file = File.OpenRead(Path.Combine(build.Directory, program))) file.ReadExactly(head);
+            Assert.Equal("\x7f" + "ELF", System.Text.Encoding.ASCII.GetString(head));
+            Assert.False(File.Exists(Path.Combine(build.Directory, program + ".dll")), $"{program}.dll is in the published folder");
+        }
+    }
+
+    [Fact]
+    public async Task Workers_serve_and_a_killed_one_is_replaced()
+    {
+        await using var master = await StartAsync("--workers", "2", "-k", "sync");
+        await master.WaitForReadyAsync(2, Bound);
+        Assert.Equal("Hello, World!", (await RawHttpConnection.GetAsync(master.Port, "/hello")).BodyText);
+        var worker = JsonDocument.Parse((await RawHttpConnection.GetAsync(master.Port, "/worker")).BodyText).RootElement;
+        Assert.Equal("sync", worker.GetProperty("class").GetString());
+
+        var victim = master.WorkerPids.First();
+        int mark = master.LineCount;
+        Assert.True(Native.SendSignal(victim, Native.SIGKILL));
+        var booted = await master.WaitForLineAsync(MasterProcess.BootingRegex(), Bound, mark);
+        var replacement = int.Parse(booted.Groups["pid"].Value);
+        await master.WaitForLineAsync(new Regex($@"\(pid {replacement}\) ready"), Bound, mark);
+
+        var pids = new HashSet<int>();
+        for (int i = 0; i < 20; i++) pids.Add((await RawHttpConnection.GetAsync(master.Port, "/worker")).WorkerPid);
+        Assert.DoesNotContain(victim, pids);
+        Assert.Subset(master.WorkerPids.ToHashSet(), pids);
+
+        Assert.True(master.Signal(Native.SIGTERM));
+        Assert.Equal(0, await master.WaitForExitAsync(Bound));
+        Assert.Empty(await ProcFs.WaitAllGoneAsync(master.AllWorkerPids, Bound));
+    }
+
+    [Fact]
+    public async Task Every_kind_of_flag_reaches_the_master()
+    {
+        var site = System.IO.Directory.CreateTempSubdirectory("prefork-published-site-");
+        try
+        {
+            File.WriteAllText(Path.Combine(site.FullName, "a.txt"), "static a");
+            var pidFile = Path.Combine(site.FullName, "prefork.pid");
+            // Each value differs from its default, so a flag the parser dropped shows.
+            await using var master = await StartAsync(
+                "--bind", "127.0.0.1:0", "--bind", "127.0.0.1:0", "--workers", "1",
+                "--worker-connections", "7", "--backlog", "64", "--keep-alive", "3", "--request-timeout", "9",
+                "--graceful-timeout", "4", "--limit-request-line", "200", "--limit-request-fields", "20",
+                "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
+                "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
+                "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0");
+            await master.WaitForReadyAsync(1, Bound);
+            Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
+            Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
+
+            Assert.Equal("static a", (await RawHttpConnection.GetAsync(master.Port, "/static/a.txt")).BodyText);
+            Assert.Equal(414, (await RawHttpConnection.GetAsync(master.Port, "/" + new string('a', 300))).Status);
+            await master.WaitForLineAsync(l => l.Contains("[DEBUG] Rejected request: 414", StringComparison.Ordinal), Bound);
+
+            await using (var c = await RawHttpConnection.ConnectAsync(master.Port))
+            {
+                await c.SendAsync("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n");
+                Assert.Equal(413, (await c.ReadResponseAsync()).Status);
+            }
+            int metricsPort = await master.WaitForMetricsPortAsync(Bound);
+            Assert.Equal(200, (await RawHttpConnection.GetAsync(metricsPort, "/metrics")).Status);
+        }
+        finally
+        {
+            site.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--workers", "many")]
+    [InlineData("--no-such-flag")]
+    [InlineData("--app", "/etc/hostname")]
+    public async Task A_bad_command_line_gets_one_error_line_and_exit_2(params string[] args)
+    {
+        await using var master = await StartAsync(args);
+        Assert.Equal(2, await master.WaitForExitAsync(Bound));
+        var lines = master.Lines.Where(l => l.Length > 0).ToList();
+        Assert.True(lines.Count == 1 && lines[0].StartsWith("error:", StringComparison.Ordinal), string.Join("\n", lines));
+        Assert.Empty(master.AllWorkerPids);
+    }
+
+    [Fact]
+    public async Task Version_and_help_print()
+    {
+        await using (var version = await StartAsync("--version"))
+        {
+            Assert.Equal(0, await version.WaitForExitAsync(Bound));
+            Assert.Contains(version.StdoutLines, l => l.StartsWith("prefork 0.", StringComparison.Ordinal));
+        }
+        await using var help = await StartAsync("--help");
+        Assert.Equal(0, await help.WaitForExitAsync(Bound));
+        Assert.Contains(help.StdoutLines, l => l.Contains("--max-requests-jitter", StringComparison.Ordinal));
+    }
+}
