@@ -351,7 +351,9 @@ def cmd_report(args):
     out.append("errors: wrk socket errors (connect/read/write/timeout) + non-2xx/3xx responses, summed over the rounds. "
                "RSS: VmRSS from /proc right after the run; 'total' is the master plus all its children; "
                "'per worker' is the children's average (Kestrel: its one process). "
-               "Ratios: median requests/s over Kestrel's / nginx's in the same scenario and run.")
+               "Ratios: median requests/s over Kestrel's / nginx's in the same scenario and run. "
+               "Prefork is the build people deploy: dotnet publish, a NativeAOT master and workers; "
+               "Kestrel is a framework-dependent (JIT) build, as a minimal API is usually deployed.")
     out.append("")
 
     # Idle RSS
