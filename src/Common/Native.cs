@@ -214,11 +214,24 @@ public static partial class Native
             throw new IOException($"setsockopt(SO_RCVTIMEO) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    /// <summary>True when a listening socket has a connection waiting, without taking it.</summary>
-    public static unsafe bool HasPendingConnection(int listenFd)
+    /// <summary>
+    /// Waits up to <paramref name="timeout"/> for a connection on any of the listening sockets, without taking
+    /// it. Returns the socket that has one (when several do, taking turns from <paramref name="turn"/>, so no
+    /// listener starves another), or -1.
+    /// </summary>
+    public static unsafe int WaitForConnection(int[] listenFds, TimeSpan timeout, ref int turn)
     {
-        var pfd = new PollFd { Fd = listenFd, Events = 1 /* POLLIN */ };
-        return Poll(&pfd, 1, 0) > 0 && (pfd.Revents & 1) != 0;
+        var pfds = stackalloc PollFd[listenFds.Length];
+        for (int i = 0; i < listenFds.Length; i++) pfds[i] = new PollFd { Fd = listenFds[i], Events = 1 /* POLLIN */ };
+        if (Poll(pfds, (nuint)listenFds.Length, (int)timeout.TotalMilliseconds) <= 0) return -1;
+        for (int i = 0; i < listenFds.Length; i++)
+        {
+            int at = (turn + i) % listenFds.Length;
+            if ((pfds[at].Revents & 1) == 0) continue;
+            turn = at + 1;
+            return listenFds[at];
+        }
+        return -1;
     }
 
     /// <summary>

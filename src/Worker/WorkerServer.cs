@@ -6,7 +6,7 @@ using Prefork.Worker.Http;
 namespace Prefork.Worker;
 
 /// <summary>
-/// The worker's serving side: one accept thread per inherited listening socket, the set of open
+/// The worker's serving side: the accept thread (for every inherited listening socket), the set of open
 /// connections, and the drain. A worker takes a connection off the shared backlog only when it has room for
 /// it, so a busy worker leaves new connections to its idle siblings; a sync worker has room for one.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class WorkerServer : IConnectionHost
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
     private readonly SemaphoreSlim _room;
-    private readonly List<Thread> _acceptThreads = new();
+    private readonly Thread _acceptThread;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _retire = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _maxRequests;
@@ -38,6 +38,7 @@ public sealed class WorkerServer : IConnectionHost
         _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
             : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
         _scoreboard = settings.ScoreboardFd >= 0 ? Scoreboard.Open(settings.ScoreboardFd) : null;
+        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "accept" };
     }
 
     public IHttpApp App { get; }
@@ -61,13 +62,8 @@ public sealed class WorkerServer : IConnectionHost
 
     public void Start()
     {
-        foreach (var fd in _settings.ListenFds)
-        {
-            Native.SetAcceptTimeout(fd, AcceptPoll);
-            var thread = new Thread(() => AcceptLoop(fd)) { IsBackground = true, Name = $"accept {fd}" };
-            _acceptThreads.Add(thread);
-            thread.Start();
-        }
+        foreach (var fd in _settings.ListenFds) Native.SetAcceptTimeout(fd, AcceptPoll);
+        _acceptThread.Start();
     }
 
     /// <summary>Called once a second: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
@@ -90,7 +86,7 @@ public sealed class WorkerServer : IConnectionHost
     public async Task<bool> DrainAsync(TimeSpan timeout, bool takeBacklog)
     {
         BeginDraining(takeBacklog);
-        foreach (var thread in _acceptThreads) thread.Join();
+        _acceptThread.Join();
         if (_connections.IsEmpty) _drained.TrySetResult();
         await Task.WhenAny(_drained.Task, Task.Delay(timeout));
         return _connections.IsEmpty;
@@ -145,8 +141,10 @@ public sealed class WorkerServer : IConnectionHost
         return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
     }
 
-    private void AcceptLoop(int listenFd)
+    private void AcceptLoop()
     {
+        var listenFds = _settings.ListenFds;
+        int turn = 0;
         while (true)
         {
             if (!_room.Wait(AcceptPoll))
@@ -154,11 +152,13 @@ public sealed class WorkerServer : IConnectionHost
                 if (_draining && Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt)) return;
                 continue;
             }
-            // Draining: only what is already queued, and only for a moment; then the thread ends.
-            if (_draining && (!Native.HasPendingConnection(listenFd) || Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt)))
+            int listenFd = NextListener(listenFds, ref turn);
+            if (listenFd < 0)
             {
                 _room.Release();
-                return;
+                // Draining: only what is already queued, and only for a moment; then the thread ends.
+                if (_draining) return;
+                continue;
             }
             if (!_draining) YieldToLessLoadedSibling();
             int fd = Native.Accept(listenFd, out int errno);
@@ -178,5 +178,21 @@ public sealed class WorkerServer : IConnectionHost
             PublishLoad();
             ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), connection, preferLocal: false);
         }
+    }
+
+    /// <summary>
+    /// The listening socket to accept on next, or -1 for none yet. With one, accept itself blocks, and Linux
+    /// wakes blocked acceptors in turn, which spreads connections evenly. With several, wait until one has a
+    /// connection: a blocked accept on a quiet listener would hold the room (a sync worker's only one) while
+    /// another listener's connections wait.
+    /// </summary>
+    private int NextListener(int[] listenFds, ref int turn)
+    {
+        if (_draining)
+        {
+            return Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt) ? -1
+                : Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
+        }
+        return listenFds.Length == 1 ? listenFds[0] : Native.WaitForConnection(listenFds, AcceptPoll, ref turn);
     }
 }

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Prefork.Tests.Server;
 
-/// <summary>Where the listening socket comes from: systemd socket activation, or a Unix socket path.</summary>
+/// <summary>Where the listening sockets come from (systemd socket activation, a Unix socket path, several --bind).</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class SocketTests(ITestOutputHelper output)
 {
@@ -87,6 +87,27 @@ public class SocketTests(ITestOutputHelper output)
         await master.WaitForReadyAsync(2, Bound);
         Assert.NotEqual(port, master.Port);
         Assert.Equal(200, (await RawHttpConnection.GetAsync(master.Port, "/hello")).Status);
+    }
+
+    [Fact]
+    public async Task A_sync_worker_on_two_listeners_answers_on_both_without_waiting()
+    {
+        // One worker with room for one connection: a connection on either socket must get that room at once,
+        // not wait while the worker sits in accept on the other, quiet one.
+        await using var master = await MasterProcess.StartAsync(
+            ["--workers", "1", "-k", "sync", "--bind", "127.0.0.1:0", "--bind", "127.0.0.1:0"], output);
+        await master.WaitForReadyAsync(1, Bound);
+        var ports = master.Lines.Select(l => MasterProcess.ListeningRegex().Match(l)).Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups["port"].Value)).ToList();
+        Assert.Equal(2, ports.Distinct().Count());
+
+        var prompt = TimeSpan.FromSeconds(2);
+        foreach (var port in Enumerable.Repeat(ports[0], 10).Concat(Enumerable.Repeat(ports[1], 10)).Concat(Enumerable.Range(0, 10).Select(i => ports[i % 2])))
+        {
+            await using var c = await RawHttpConnection.ConnectAsync(port);
+            await c.SendAsync("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            Assert.Equal("Hello, World!", (await c.ReadResponseAsync(timeout: prompt)).BodyText);
+        }
     }
 
     [Fact]
