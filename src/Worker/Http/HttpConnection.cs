@@ -13,6 +13,7 @@ public sealed partial class HttpConnection
     private enum Phase { Idle, ReadingHead, ReadingBody, Processing, Writing }
 
     private readonly Socket _socket;
+    private readonly LoopSocket _io;
     private readonly IConnectionHost _host;
     private readonly HttpLimits _limits;
     private readonly RequestHead _head = new();
@@ -36,6 +37,7 @@ public sealed partial class HttpConnection
     public HttpConnection(Socket socket, IConnectionHost host)
     {
         _socket = socket;
+        _io = new LoopSocket(socket, EventLoop.Shared);
         _host = host;
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
@@ -67,6 +69,7 @@ public sealed partial class HttpConnection
         }
         finally
         {
+            _io.Dispose();
             _socket.Dispose();
             _output.Dispose();
             _requestBody.Dispose();
@@ -80,7 +83,8 @@ public sealed partial class HttpConnection
     /// <summary>
     /// Called by the worker's sweep once a second. A read past its deadline is ended by shutting down our
     /// receiving side (the pending read returns end of stream, and a 408 can still be sent); a write past its
-    /// deadline, to a client that does not read, is ended by closing the socket.
+    /// deadline, to a client that does not read, is ended by shutting down both sides (the pending write
+    /// fails). The socket is closed only by the connection itself, never under one of its reads.
     /// </summary>
     public void CheckDeadline(long now)
     {
@@ -90,7 +94,7 @@ public sealed partial class HttpConnection
         {
             if (phase == Phase.Writing || _timedOut)
             {
-                _socket.Dispose();
+                _socket.Shutdown(SocketShutdown.Both);
                 return;
             }
             // A first miss: the 408 and the close that follow get a little time of their own.
@@ -274,7 +278,7 @@ public sealed partial class HttpConnection
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
-            if (await _socket.ReceiveAsync(_input, SocketFlags.None) == 0) break;
+            if (await _io.ReceiveAsync(_input) == 0) break;
         }
     }
 
@@ -296,7 +300,7 @@ public sealed partial class HttpConnection
             _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
-        int n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None);
+        int n = await _io.ReceiveAsync(_input.AsMemory(_end));
         _end += n;
         return n > 0;
     }
@@ -305,7 +309,7 @@ public sealed partial class HttpConnection
     {
         if (_output.Length == 0) return;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        await _socket.SendAsync(_output.Memory, SocketFlags.None);
+        await _io.SendAsync(_output.Memory);
         _output.Clear();
     }
 
