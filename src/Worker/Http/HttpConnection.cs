@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Prefork.Worker.Http;
 
@@ -287,6 +288,7 @@ public sealed partial class HttpConnection
     /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
     /// body a byte at a time gets no more time than one that sends nothing.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(Phase phase)
     {
         if (_output.Length > 0) await FlushAsync();
@@ -305,6 +307,7 @@ public sealed partial class HttpConnection
         return n > 0;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         if (_output.Length == 0) return;

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Prefork.Worker.Http;
@@ -8,7 +9,8 @@ namespace Prefork.Worker.Http;
 /// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
 /// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
 /// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
-/// owns it closes it, so the descriptor cannot be reused under a read.
+/// owns it closes it, so the descriptor cannot be reused under a read. A wait suspends two async methods
+/// (this one and the connection's) once a request; their state machines come from a pool, not the heap.
 /// </summary>
 internal sealed partial class LoopSocket : IDisposable
 {
@@ -43,6 +45,7 @@ internal sealed partial class LoopSocket : IDisposable
         return sent == bytes.Length ? default : WaitThenSendAsync(bytes[sent..]);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> WaitThenReceiveAsync(Memory<byte> buffer)
     {
         while (true)
@@ -53,6 +56,7 @@ internal sealed partial class LoopSocket : IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WaitThenSendAsync(ReadOnlyMemory<byte> bytes)
     {
         while (!bytes.IsEmpty)
