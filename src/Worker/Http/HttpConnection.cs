@@ -136,7 +136,7 @@ public sealed partial class HttpConnection
             _request.Reset();
             _response.Reset();
 
-            var bodyError = await ReadBodyAsync();
+            var bodyError = _head.HasBody ? await ReadBodyAsync() : RejectReason.None;
             if (bodyError != RejectReason.None)
             {
                 await RejectAsync(bodyError);
@@ -147,9 +147,9 @@ public sealed partial class HttpConnection
         }
     }
 
+    /// <summary>Reads the body of a request that has one, whole, before the app runs.</summary>
     private async ValueTask<RejectReason> ReadBodyAsync()
     {
-        if (!_head.HasBody) return RejectReason.None;
         // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
         if (_head.ContentLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
         if (_head.ExpectContinue && _head.VersionMinor == 1)
@@ -307,12 +307,20 @@ public sealed partial class HttpConnection
         return n > 0;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask FlushAsync()
+    /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
+    private ValueTask FlushAsync()
     {
-        if (_output.Length == 0) return;
+        if (_output.Length == 0) return default;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        await _io.SendAsync(_output.Memory);
+        var sending = _io.SendAsync(_output.Memory);
+        if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
+        _output.Clear();
+        return default;
+    }
+
+    private async ValueTask ClearWhenSentAsync(ValueTask sending)
+    {
+        await sending;
         _output.Clear();
     }
 

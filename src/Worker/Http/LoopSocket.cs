@@ -1,6 +1,6 @@
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 
 namespace Prefork.Worker.Http;
 
@@ -9,19 +9,25 @@ namespace Prefork.Worker.Http;
 /// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
 /// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
 /// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
-/// owns it closes it, so the descriptor cannot be reused under a read. A wait suspends two async methods
-/// (this one and the connection's) once a request; their state machines come from a pool, not the heap.
+/// owns it closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
+/// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
 /// </summary>
-internal sealed partial class LoopSocket : IDisposable
+internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
 {
     private const int MSG_NOSIGNAL = 0x4000;
     private const int EAGAIN = 11, EINTR = 4;
     private readonly EventLoop _loop;
+    private ManualResetValueTaskSourceCore<int> _received;
+    private ManualResetValueTaskSourceCore<bool> _sent;
+    private Memory<byte> _receiveInto;
+    private ReadOnlyMemory<byte> _unsent;
 
     public LoopSocket(Socket socket, EventLoop loop)
     {
         socket.Blocking = false;
         Fd = (int)socket.SafeHandle.DangerousGetHandle();
+        ReadReady = new Readiness(ContinueReceive);
+        WriteReady = new Readiness(ContinueSend);
         _loop = loop;
         loop.Add(this);
     }
@@ -29,40 +35,64 @@ internal sealed partial class LoopSocket : IDisposable
     public int Fd { get; }
     public int Slot { get; set; }
     public int Generation { get; set; }
-    public Readiness ReadReady { get; } = new();
-    public Readiness WriteReady { get; } = new();
+    public Readiness ReadReady { get; }
+    public Readiness WriteReady { get; }
 
     /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         int n = TryReceive(buffer.Span);
-        return n >= 0 ? new(n) : WaitThenReceiveAsync(buffer);
+        if (n >= 0) return new(n);
+        _receiveInto = buffer;
+        _received.Reset();
+        ReadReady.WhenReady();
+        return new ValueTask<int>(this, _received.Version);
     }
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
         int sent = TrySend(bytes.Span);
-        return sent == bytes.Length ? default : WaitThenSendAsync(bytes[sent..]);
+        if (sent == bytes.Length) return default;
+        _unsent = bytes[sent..];
+        _sent.Reset();
+        WriteReady.WhenReady();
+        return new ValueTask(this, _sent.Version);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> WaitThenReceiveAsync(Memory<byte> buffer)
+    private void ContinueReceive()
     {
-        while (true)
+        try
         {
-            await ReadReady.WaitAsync();
-            int n = TryReceive(buffer.Span);
-            if (n >= 0) return n;
+            int n = TryReceive(_receiveInto.Span);
+            if (n < 0)
+            {
+                ReadReady.WhenReady();
+                return;
+            }
+            _receiveInto = default;
+            _received.SetResult(n);
+        }
+        catch (IOException e)
+        {
+            _received.SetException(e);
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WaitThenSendAsync(ReadOnlyMemory<byte> bytes)
+    private void ContinueSend()
     {
-        while (!bytes.IsEmpty)
+        try
         {
-            await WriteReady.WaitAsync();
-            bytes = bytes[TrySend(bytes.Span)..];
+            _unsent = _unsent[TrySend(_unsent.Span)..];
+            if (!_unsent.IsEmpty)
+            {
+                WriteReady.WhenReady();
+                return;
+            }
+            _sent.SetResult(true);
+        }
+        catch (IOException e)
+        {
+            _sent.SetException(e);
         }
     }
 
@@ -120,6 +150,16 @@ internal sealed partial class LoopSocket : IDisposable
     private static IOException Failure(string call, int errno) => new($"{call} failed: errno {errno}");
 
     public void Dispose() => _loop.Remove(this);
+
+    int IValueTaskSource<int>.GetResult(short token) => _received.GetResult(token);
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _received.GetStatus(token);
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _received.OnCompleted(continuation, state, token, flags);
+
+    void IValueTaskSource.GetResult(short token) => _sent.GetResult(token);
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _sent.GetStatus(token);
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _sent.OnCompleted(continuation, state, token, flags);
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);

@@ -1,19 +1,16 @@
-using System.Threading.Tasks.Sources;
-
 namespace Prefork.Worker.Http;
 
 /// <summary>
 /// One direction of a socket (reading or writing) as the event loop sees it: whether a syscall may succeed,
-/// and the one waiter that wants to hear when it may. The loop counts the edges it has seen; the connection
+/// and the one operation waiting to hear when it may. The loop counts the edges it has seen; the connection
 /// notes the count it saw before the syscall that found nothing to do. While no edge came since, another
-/// try is pointless, so the connection waits without one. A waiter is armed, then the count re-read; the
+/// try is pointless, so the connection waits without one. The waiter is armed, then the count re-read; the
 /// loop counts, then disarms: whichever comes second sees the other, so an edge is never missed.
 /// Once the peer has closed (or the socket failed), the direction stays ready for good: a read that came
 /// back short may still have an end of stream behind it, which only one more read returns (nginx's pending_eof).
 /// </summary>
-internal sealed class Readiness : IValueTaskSource
+internal sealed class Readiness(Action onReady)
 {
-    private ManualResetValueTaskSourceCore<bool> _core;
     private long _edges;
     private long _drainedAt = -1;
     private int _armed;
@@ -27,26 +24,18 @@ internal sealed class Readiness : IValueTaskSource
     /// <summary>A syscall made after <paramref name="edges"/> edges found the socket empty (or full).</summary>
     public void Drained(long edges) => _drainedAt = edges;
 
-    /// <summary>Completes at the next edge; at once if there was one since the socket was last found drained.</summary>
-    public ValueTask WaitAsync()
+    /// <summary>Calls onReady at the next edge, on the loop's thread; at once, on this one, if there was one since the socket was last found drained.</summary>
+    public void WhenReady()
     {
-        if (MayBeReady) return default;
-        _core.Reset();
         Interlocked.Exchange(ref _armed, 1);
-        if (MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1) return default;
-        return new ValueTask(this, _core.Version);
+        if (MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1) onReady();
     }
 
-    /// <summary>The loop saw an edge (<paramref name="final"/>: the peer closed, or an error): the waiter, if any, goes on at once, on the loop's thread.</summary>
+    /// <summary>The loop saw an edge (<paramref name="final"/>: the peer closed, or an error).</summary>
     public void Signal(bool final)
     {
         if (final) _finished = true;
         Interlocked.Increment(ref _edges);
-        if (Interlocked.Exchange(ref _armed, 0) == 1) _core.SetResult(true);
+        if (Interlocked.Exchange(ref _armed, 0) == 1) onReady();
     }
-
-    void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
-    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
-    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
 }
