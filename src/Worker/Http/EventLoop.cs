@@ -65,7 +65,7 @@ public sealed partial class EventLoop
         {
             int errno = Marshal.GetLastPInvokeError();
             Remove(socket);
-            throw new IOException($"epoll_ctl failed: errno {errno}");
+            throw new InvalidOperationException($"epoll_ctl failed: errno {errno}");
         }
     }
 

@@ -58,6 +58,7 @@ public sealed partial class HttpConnection
         _host.Metrics?.ConnectionOpened();
         try
         {
+            _io.Open();
             await ServeAsync();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)

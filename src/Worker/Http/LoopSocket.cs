@@ -16,7 +16,9 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
 {
     private const int MSG_NOSIGNAL = 0x4000;
     private const int EAGAIN = 11, EINTR = 4;
+    private readonly Socket _socket;
     private readonly EventLoop _loop;
+    private bool _open;
     private ManualResetValueTaskSourceCore<int> _received;
     private ManualResetValueTaskSourceCore<bool> _sent;
     private Memory<byte> _receiveInto;
@@ -24,21 +26,28 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
 
     public LoopSocket(Socket socket, EventLoop loop)
     {
-        socket.Blocking = false;
-        Fd = (int)socket.SafeHandle.DangerousGetHandle();
+        _socket = socket;
+        _loop = loop;
         ReadReady = new Readiness(ContinueReceive);
         WriteReady = new Readiness(ContinueSend);
-        _loop = loop;
-        loop.Add(this);
     }
 
-    public int Fd { get; }
+    public int Fd { get; private set; }
     public int Slot { get; set; }
     public int Generation { get; set; }
     public Readiness ReadReady { get; }
     public Readiness WriteReady { get; }
 
     /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
+    /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
+    public void Open()
+    {
+        _socket.Blocking = false;
+        Fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        _loop.Add(this);
+        _open = true;
+    }
+
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         int n = TryReceive(buffer.Span);
@@ -149,7 +158,10 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
     // The connection treats any I/O failure as the client gone (ECONNRESET, EPIPE after a shutdown, ...).
     private static IOException Failure(string call, int errno) => new($"{call} failed: errno {errno}");
 
-    public void Dispose() => _loop.Remove(this);
+    public void Dispose()
+    {
+        if (_open) _loop.Remove(this);
+    }
 
     int IValueTaskSource<int>.GetResult(short token) => _received.GetResult(token);
     ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _received.GetStatus(token);
