@@ -11,7 +11,7 @@ namespace Prefork.Worker.Http;
 /// a time has nothing to read yet when the response has just gone out: one failed recv(2) per request,
 /// which on a small machine is a third of the syscalls.
 /// </summary>
-public sealed partial class EventLoop
+internal sealed partial class EventLoop
 {
     private const int EPOLL_CTL_ADD = 1;
     private const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000, EPOLLET = 1u << 31;
@@ -108,8 +108,9 @@ public sealed partial class EventLoop
                 ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
                 var socket = Volatile.Read(ref slots[(int)(uint)data]);
                 if (socket == null || socket.Generation != (int)(data >> 32)) continue;
-                // The woken connection runs on this thread until it has to wait again; what it throws is
-                // caught by its own async method, so nothing from it ends the loop.
+                // The woken connection runs on this thread until it has to wait again (an app that blocks
+                // holds up every connection of this worker, as in any event loop); what it throws is caught
+                // by its own async method.
                 uint ready = *(uint*)e;
                 if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
                 if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);

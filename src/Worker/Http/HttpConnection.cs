@@ -287,7 +287,8 @@ public sealed partial class HttpConnection
     /// <summary>
     /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
     /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
-    /// body a byte at a time gets no more time than one that sends nothing.
+    /// body a byte at a time gets no more time than one that sends nothing. A keep-alive connection suspends
+    /// here once a request, so its state machine comes from a pool rather than the heap.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(Phase phase)

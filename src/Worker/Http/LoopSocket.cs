@@ -38,7 +38,6 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
     public Readiness ReadReady { get; }
     public Readiness WriteReady { get; }
 
-    /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
     /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
     public void Open()
     {
@@ -48,6 +47,7 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
         _open = true;
     }
 
+    /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         int n = TryReceive(buffer.Span);
