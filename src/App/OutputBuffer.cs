@@ -19,8 +19,12 @@ public sealed class OutputBuffer : IDisposable
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
-        bytes.CopyTo(GetSpan(bytes.Length));
-        Length += bytes.Length;
+        // A response head is a dozen small writes: the common case must not leave this method.
+        int length = Length;
+        var buffer = _buffer;
+        if ((uint)(length + bytes.Length) > (uint)buffer.Length) buffer = Grow(bytes.Length);
+        bytes.CopyTo(buffer.AsSpan(length));
+        Length = length + bytes.Length;
     }
 
     public void WriteUtf8(string text)
@@ -30,25 +34,53 @@ public sealed class OutputBuffer : IDisposable
 
     public void WriteLatin1(string text)
     {
-        Length += Encoding.Latin1.GetBytes(text, GetSpan(text.Length));
+        var span = GetSpan(text.Length);
+        // Header names and values are short: a plain loop beats the encoder's setup. The encoder still takes
+        // anything past U+00FF, which it replaces its own way.
+        if (text.Length <= 32)
+        {
+            int i = 0;
+            for (; i < text.Length && text[i] <= '\u00FF'; i++) span[i] = (byte)text[i];
+            if (i == text.Length)
+            {
+                Length += i;
+                return;
+            }
+        }
+        Length += Encoding.Latin1.GetBytes(text, span);
     }
 
     public void WriteNumber(long value)
     {
-        Utf8Formatter.TryFormat(value, GetSpan(20), out int written);
-        Length += written;
+        if (value < 0)
+        {
+            Utf8Formatter.TryFormat(value, GetSpan(20), out int written);
+            Length += written;
+            return;
+        }
+        int digits = 1;
+        for (long rest = value / 10; rest > 0; rest /= 10) digits++;
+        var span = GetSpan(digits);
+        for (int i = digits - 1; i >= 0; i--)
+        {
+            span[i] = (byte)('0' + value % 10);
+            value /= 10;
+        }
+        Length += digits;
     }
 
     private Span<byte> GetSpan(int size)
     {
-        if (Length + size > _buffer.Length)
-        {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, Length + size));
-            _buffer.AsSpan(0, Length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = bigger;
-        }
-        return _buffer.AsSpan(Length);
+        var buffer = Length + size > _buffer.Length ? Grow(size) : _buffer;
+        return buffer.AsSpan(Length);
+    }
+
+    private byte[] Grow(int size)
+    {
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, Length + size));
+        _buffer.AsSpan(0, Length).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        return _buffer = bigger;
     }
 
     public void Dispose()

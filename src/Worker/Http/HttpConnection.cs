@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Prefork.Worker.Http;
 
@@ -13,6 +14,7 @@ public sealed partial class HttpConnection
     private enum Phase { Idle, ReadingHead, ReadingBody, Processing, Writing }
 
     private readonly Socket _socket;
+    private readonly LoopSocket _io;
     private readonly IConnectionHost _host;
     private readonly HttpLimits _limits;
     private readonly RequestHead _head = new();
@@ -36,6 +38,7 @@ public sealed partial class HttpConnection
     public HttpConnection(Socket socket, IConnectionHost host)
     {
         _socket = socket;
+        _io = new LoopSocket(socket, EventLoop.Shared);
         _host = host;
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
@@ -55,6 +58,7 @@ public sealed partial class HttpConnection
         _host.Metrics?.ConnectionOpened();
         try
         {
+            _io.Open();
             await ServeAsync();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
@@ -67,6 +71,7 @@ public sealed partial class HttpConnection
         }
         finally
         {
+            _io.Dispose();
             _socket.Dispose();
             _output.Dispose();
             _requestBody.Dispose();
@@ -80,7 +85,8 @@ public sealed partial class HttpConnection
     /// <summary>
     /// Called by the worker's sweep once a second. A read past its deadline is ended by shutting down our
     /// receiving side (the pending read returns end of stream, and a 408 can still be sent); a write past its
-    /// deadline, to a client that does not read, is ended by closing the socket.
+    /// deadline, to a client that does not read, is ended by shutting down both sides (the pending write
+    /// fails). The socket is closed only by the connection itself, never under one of its reads.
     /// </summary>
     public void CheckDeadline(long now)
     {
@@ -90,7 +96,7 @@ public sealed partial class HttpConnection
         {
             if (phase == Phase.Writing || _timedOut)
             {
-                _socket.Dispose();
+                _socket.Shutdown(SocketShutdown.Both);
                 return;
             }
             // A first miss: the 408 and the close that follow get a little time of their own.
@@ -131,7 +137,7 @@ public sealed partial class HttpConnection
             _request.Reset();
             _response.Reset();
 
-            var bodyError = await ReadBodyAsync();
+            var bodyError = _head.HasBody ? await ReadBodyAsync() : RejectReason.None;
             if (bodyError != RejectReason.None)
             {
                 await RejectAsync(bodyError);
@@ -142,9 +148,9 @@ public sealed partial class HttpConnection
         }
     }
 
+    /// <summary>Reads the body of a request that has one, whole, before the app runs.</summary>
     private async ValueTask<RejectReason> ReadBodyAsync()
     {
-        if (!_head.HasBody) return RejectReason.None;
         // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
         if (_head.ContentLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
         if (_head.ExpectContinue && _head.VersionMinor == 1)
@@ -274,15 +280,17 @@ public sealed partial class HttpConnection
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
-            if (await _socket.ReceiveAsync(_input, SocketFlags.None) == 0) break;
+            if (await _io.ReceiveAsync(_input) == 0) break;
         }
     }
 
     /// <summary>
     /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
     /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
-    /// body a byte at a time gets no more time than one that sends nothing.
+    /// body a byte at a time gets no more time than one that sends nothing. A keep-alive connection suspends
+    /// here once a request, so its state machine comes from a pool rather than the heap.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(Phase phase)
     {
         if (_output.Length > 0) await FlushAsync();
@@ -296,16 +304,25 @@ public sealed partial class HttpConnection
             _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
-        int n = await _socket.ReceiveAsync(_input.AsMemory(_end), SocketFlags.None);
+        int n = await _io.ReceiveAsync(_input.AsMemory(_end));
         _end += n;
         return n > 0;
     }
 
-    private async ValueTask FlushAsync()
+    /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
+    private ValueTask FlushAsync()
     {
-        if (_output.Length == 0) return;
+        if (_output.Length == 0) return default;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        await _socket.SendAsync(_output.Memory, SocketFlags.None);
+        var sending = _io.SendAsync(_output.Memory);
+        if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
+        _output.Clear();
+        return default;
+    }
+
+    private async ValueTask ClearWhenSentAsync(ValueTask sending)
+    {
+        await sending;
         _output.Clear();
     }
 

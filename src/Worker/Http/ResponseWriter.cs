@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Prefork.Worker.Http;
 
 /// <summary>How a response body is delimited (RFC 9112 §6.3).</summary>
@@ -6,7 +8,8 @@ public enum BodyFraming { ContentLength, Chunked, UntilClose }
 /// <summary>Serialises a response head and body into the connection's output buffer (RFC 9112 §4, §6).</summary>
 public static class ResponseWriter
 {
-    private static readonly byte[] ServerHeader = "Server: Prefork\r\n"u8.ToArray();
+    // "HTTP/1.1 200 OK\r\nServer: Prefork\r\n" for each status, encoded the first time it is sent.
+    private static readonly byte[]?[] StatusLines = new byte[]?[600];
 
     /// <summary>A whole buffered response: head with Content-Length, then the body (not for HEAD).</summary>
     public static void Write(OutputBuffer output, HttpResponse response, bool headRequest, bool keepAlive, bool http10)
@@ -18,8 +21,7 @@ public static class ResponseWriter
     public static void WriteHead(OutputBuffer output, HttpResponse response, BodyFraming framing, long length, bool keepAlive, bool http10)
     {
         int status = response.StatusCode;
-        WriteStatusLine(output, status);
-        output.Write(ServerHeader);
+        output.Write(StatusLine(status));
         output.Write(DateHeader.Current);
         if (response.ContentType is { } contentType)
         {
@@ -49,21 +51,21 @@ public static class ResponseWriter
                 output.Write("Transfer-Encoding: chunked\r\n"u8);
             }
         }
-        if (!keepAlive) output.Write("Connection: close\r\n"u8);
-        else if (http10) output.Write("Connection: keep-alive\r\n"u8);
-        output.Write("\r\n"u8);
+        if (!keepAlive) output.Write("Connection: close\r\n\r\n"u8);
+        else if (http10) output.Write("Connection: keep-alive\r\n\r\n"u8);
+        else output.Write("\r\n"u8);
     }
 
     /// <summary>RFC 9110 §6.4.1: 1xx, 204 and 304 responses never have a body.</summary>
     public static bool HasBody(int status) => status >= 200 && status != 204 && status != 304;
 
-    public static void WriteStatusLine(OutputBuffer output, int status)
+    private static byte[] StatusLine(int status)
     {
-        output.Write("HTTP/1.1 "u8);
-        output.WriteNumber(status);
-        output.Write(" "u8);
-        output.WriteLatin1(ReasonPhrase(status));
-        output.Write("\r\n"u8);
+        if ((uint)status < StatusLines.Length && StatusLines[status] is { } cached) return cached;
+        var line = Encoding.Latin1.GetBytes($"HTTP/1.1 {status} {ReasonPhrase(status)}\r\nServer: Prefork\r\n");
+        // Two threads may both encode a status the first time; either array will do.
+        if ((uint)status < StatusLines.Length) StatusLines[status] = line;
+        return line;
     }
 
     public static string ReasonPhrase(int status) => status switch

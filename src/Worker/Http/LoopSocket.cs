@@ -1,0 +1,181 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Prefork.Worker.Http;
+
+/// <summary>
+/// A connection's reads and writes, made as plain non-blocking syscalls and waited for on the
+/// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
+/// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
+/// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
+/// owns it closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
+/// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
+/// </summary>
+internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
+{
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const int EAGAIN = 11, EINTR = 4;
+    private readonly Socket _socket;
+    private readonly EventLoop _loop;
+    private bool _open;
+    private ManualResetValueTaskSourceCore<int> _received;
+    private ManualResetValueTaskSourceCore<bool> _sent;
+    private Memory<byte> _receiveInto;
+    private ReadOnlyMemory<byte> _unsent;
+
+    public LoopSocket(Socket socket, EventLoop loop)
+    {
+        _socket = socket;
+        _loop = loop;
+        ReadReady = new Readiness(ContinueReceive);
+        WriteReady = new Readiness(ContinueSend);
+    }
+
+    public int Fd { get; private set; }
+    public int Slot { get; set; }
+    public int Generation { get; set; }
+    public Readiness ReadReady { get; }
+    public Readiness WriteReady { get; }
+
+    /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
+    public void Open()
+    {
+        _socket.Blocking = false;
+        Fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        _loop.Add(this);
+        _open = true;
+    }
+
+    /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer)
+    {
+        int n = TryReceive(buffer.Span);
+        if (n >= 0) return new(n);
+        _receiveInto = buffer;
+        _received.Reset();
+        ReadReady.WhenReady();
+        return new ValueTask<int>(this, _received.Version);
+    }
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        int sent = TrySend(bytes.Span);
+        if (sent == bytes.Length) return default;
+        _unsent = bytes[sent..];
+        _sent.Reset();
+        WriteReady.WhenReady();
+        return new ValueTask(this, _sent.Version);
+    }
+
+    private void ContinueReceive()
+    {
+        try
+        {
+            int n = TryReceive(_receiveInto.Span);
+            if (n < 0)
+            {
+                ReadReady.WhenReady();
+                return;
+            }
+            _receiveInto = default;
+            _received.SetResult(n);
+        }
+        catch (IOException e)
+        {
+            _received.SetException(e);
+        }
+    }
+
+    private void ContinueSend()
+    {
+        try
+        {
+            _unsent = _unsent[TrySend(_unsent.Span)..];
+            if (!_unsent.IsEmpty)
+            {
+                WriteReady.WhenReady();
+                return;
+            }
+            _sent.SetResult(true);
+        }
+        catch (IOException e)
+        {
+            _sent.SetException(e);
+        }
+    }
+
+    /// <summary>What recv(2) gave, or -1 when there is nothing yet.</summary>
+    private unsafe int TryReceive(Span<byte> buffer)
+    {
+        if (!ReadReady.MayBeReady) return -1;
+        long edges = ReadReady.Edges;
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint n = Recv(Fd, p, (nuint)buffer.Length, 0);
+                if (n >= 0)
+                {
+                    if (n < buffer.Length) ReadReady.Drained(edges);
+                    return (int)n;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR) continue;
+                if (errno != EAGAIN) throw Failure("recv", errno);
+                ReadReady.Drained(edges);
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>How many bytes send(2) took: all of them unless the socket's buffer filled up.</summary>
+    private unsafe int TrySend(ReadOnlySpan<byte> bytes)
+    {
+        if (!WriteReady.MayBeReady) return 0;
+        long edges = WriteReady.Edges;
+        fixed (byte* p = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = Send(Fd, p + done, (nuint)(bytes.Length - done), MSG_NOSIGNAL);
+                if (n >= 0)
+                {
+                    done += (int)n;
+                    continue;
+                }
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR) continue;
+                if (errno != EAGAIN) throw Failure("send", errno);
+                WriteReady.Drained(edges);
+                break;
+            }
+            return done;
+        }
+    }
+
+    // The connection treats any I/O failure as the client gone (ECONNRESET, EPIPE after a shutdown, ...).
+    private static IOException Failure(string call, int errno) => new($"{call} failed: errno {errno}");
+
+    public void Dispose()
+    {
+        if (_open) _loop.Remove(this);
+    }
+
+    int IValueTaskSource<int>.GetResult(short token) => _received.GetResult(token);
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _received.GetStatus(token);
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _received.OnCompleted(continuation, state, token, flags);
+
+    void IValueTaskSource.GetResult(short token) => _sent.GetResult(token);
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _sent.GetStatus(token);
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _sent.OnCompleted(continuation, state, token, flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
+}
