@@ -9,6 +9,7 @@ namespace Prefork.Master;
 /// </summary>
 public sealed class WorkerProcess
 {
+    private const string WriteXorExecute = "DOTNET_EnableWriteXorExecute";
     private readonly Process _process;
 
     private WorkerProcess(int number, int generation, Process process)
@@ -42,11 +43,9 @@ public sealed class WorkerProcess
         };
         WorkerExecutable.Configure(start);
         foreach (var (name, value) in settings.ToEnvironment()) start.Environment[name] = value;
-        foreach (var (name, value) in RuntimeTuning(settings.Class))
-        {
-            // A setting the operator made in the environment wins.
-            if (Environment.GetEnvironmentVariable(name) == null) start.Environment[name] = value;
-        }
+        // W^X mapping of JIT code costs a JIT worker start time and memory and buys little in a process that
+        // loads no code from the network. A setting the operator made in the environment wins.
+        if (Environment.GetEnvironmentVariable(WriteXorExecute) == null) start.Environment[WriteXorExecute] = "0";
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var worker = new WorkerProcess(settings.Number, generation, process);
@@ -71,21 +70,6 @@ public sealed class WorkerProcess
             events.TryWrite(new WorkerExited(worker, process.ExitCode));
         });
         return worker;
-    }
-
-    /// <summary>
-    /// How the .NET runtime in a worker is set up. An async worker is one event loop, as an nginx worker is:
-    /// one epoll thread that runs each connection's code as its socket becomes ready, instead of handing it
-    /// to the thread pool (measured: about +45% requests/s on /hello). Code an app runs inline on that loop
-    /// must not block it, which is what async means here. W^X mapping of JIT code is off: it costs every
-    /// worker start time and memory and buys little in a process that loads no code from the network.
-    /// </summary>
-    private static IEnumerable<KeyValuePair<string, string>> RuntimeTuning(WorkerClass workerClass)
-    {
-        yield return new("DOTNET_EnableWriteXorExecute", "0");
-        if (workerClass != WorkerClass.Async) yield break;
-        yield return new("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-        yield return new("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", "1");
     }
 
     /// <summary>

@@ -176,7 +176,7 @@ public sealed class WorkerServer : IConnectionHost
             var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
             _connections.TryAdd(connection, 0);
             PublishLoad();
-            ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.RunAsync(), connection, preferLocal: false);
+            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -16,7 +17,9 @@ internal sealed partial class EventLoop
     private const int EPOLL_CTL_ADD = 1;
     private const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000, EPOLLET = 1u << 31;
     private const uint Readable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR, Writable = EPOLLOUT | EPOLLHUP | EPOLLERR;
-    private const int EPOLL_CLOEXEC = 0x80000;
+    private const int EPOLL_CLOEXEC = 0x80000, EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    // The epoll data of the eventfd that wakes the loop for posted work; a socket's is its slot and generation.
+    private const ulong WakeData = ulong.MaxValue;
 
     private static readonly Lazy<EventLoop> Instance = new(() => new EventLoop());
 
@@ -27,11 +30,15 @@ internal sealed partial class EventLoop
     private LoopSocket?[] _slots = new LoopSocket?[64];
     private readonly Stack<int> _free = new();
     private int _used;
+    private readonly int _wake;
+    private readonly ConcurrentQueue<(Action<object?> Work, object? State)> _posted = new();
 
     private EventLoop()
     {
         _epoll = EpollCreate1(EPOLL_CLOEXEC);
         if (_epoll < 0) throw new IOException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
+        _wake = EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (_wake < 0 || !Register(_wake, WakeData)) throw new IOException($"eventfd failed: errno {Marshal.GetLastPInvokeError()}");
         new Thread(Run) { IsBackground = true, Name = "event loop" }.Start();
     }
 
@@ -67,6 +74,25 @@ internal sealed partial class EventLoop
             Remove(socket);
             throw new InvalidOperationException($"epoll_ctl failed: errno {errno}");
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the loop thread. A new connection starts here, so all of a connection's
+    /// code runs on the loop from its first request on, as in nginx: a blocking app stops the loop (and with
+    /// it the heartbeat) every time, not only when a request happens to arrive after a wait.
+    /// </summary>
+    internal unsafe void Post(Action<object?> work, object? state)
+    {
+        _posted.Enqueue((work, state));
+        ulong one = 1;
+        _ = Write(_wake, &one, sizeof(ulong));
+    }
+
+    private unsafe void RunPosted()
+    {
+        ulong count;
+        _ = Read(_wake, &count, sizeof(ulong));
+        while (_posted.TryDequeue(out var posted)) posted.Work(posted.State);
     }
 
     /// <summary>Frees the slot; closing the descriptor takes it out of the epoll set.</summary>
@@ -106,6 +132,11 @@ internal sealed partial class EventLoop
             {
                 byte* e = events + i * EventSize;
                 ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
+                if (data == WakeData)
+                {
+                    RunPosted();
+                    continue;
+                }
                 var socket = Volatile.Read(ref slots[(int)(uint)data]);
                 if (socket == null || socket.Generation != (int)(data >> 32)) continue;
                 // The woken connection runs on this thread until it has to wait again (an app that blocks
@@ -121,6 +152,15 @@ internal sealed partial class EventLoop
     // struct epoll_event { uint32_t events; uint64_t data; } is packed on x86-64 (12 bytes), aligned elsewhere (16).
     private static readonly int DataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
     private static readonly int EventSize = DataOffset + 8;
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFd(uint initial, int flags);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, void* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint Write(int fd, void* buffer, nuint count);
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     private static partial int EpollCreate1(int flags);

@@ -40,6 +40,30 @@ public class WorkerRecyclingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Async_worker_whose_event_loop_is_blocked_is_killed_and_replaced()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "async", "--timeout", "3"], output);
+        master.ExpectCritical = true;
+        int victim = master.WorkerPids.Single();
+        int mark = master.LineCount;
+
+        // Every request of an async worker runs on its event loop; a blocking one stops the loop, and with it
+        // the heartbeat. Second on a kept-alive connection, it is also read by the loop itself.
+        await using var connection = await RawHttpConnection.ConnectAsync(master.Port);
+        await connection.SendAsync("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.Equal(200, (await connection.ReadResponseAsync()).Status);
+        await connection.SendAsync("GET /block?ms=10000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        var started = DateTime.UtcNow;
+        await master.WaitForLineAsync(new Regex($@"\[CRITICAL\] WORKER TIMEOUT \(pid {victim}\)"), Bound, mark);
+        Assert.True(await connection.IsClosedByServerAsync(Bound), "the connection to the killed worker stayed open");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(9), "the worker was not killed before its request ended");
+
+        var ready = await master.WaitForLineAsync(MasterProcess.ReadyRegex(), Bound, mark);
+        var r = await RawHttpConnection.GetAsync(master.Port, "/worker");
+        Assert.Equal(int.Parse(ready.Groups["pid"].Value), r.WorkerPid);
+    }
+
+    [Fact]
     public async Task Async_worker_keeps_beating_while_a_request_waits_past_the_timeout()
     {
         await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "async", "--timeout", "3"], output);
