@@ -20,6 +20,53 @@ public static class HttpChars
 
     public static bool IsHost(ReadOnlySpan<byte> s) => !s.ContainsAnyExcept(HostChars);
 
+    // unreserved and sub-delims of RFC 3986 §2: what a reg-name is made of, besides pct-encoded octets.
+    private static readonly SearchValues<byte> RegNameChars = SearchValues.Create(
+        "-._~!$&'()*+,;=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    // What may stand between the brackets of an IP-literal (IPv6address, IPvFuture), RFC 3986 §3.2.2.
+    private static readonly SearchValues<byte> IpLiteralChars = SearchValues.Create(
+        "-._~!$&'()*+,;=:0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>
+    /// The authority of an absolute-form target (RFC 9112 §3.2.2) or, with <paramref name="portRequired"/>, a
+    /// CONNECT's authority-form (§3.2.3): a host that is not empty, then ":" port. No userinfo: RFC 9110 §4.2.4
+    /// has a recipient treat it as an error, since "http://trusted@evil/" is how phishing hides a host.
+    /// </summary>
+    public static bool IsAuthority(ReadOnlySpan<byte> s, bool portRequired)
+    {
+        ReadOnlySpan<byte> rest;
+        if (!s.IsEmpty && s[0] == (byte)'[')
+        {
+            int close = s.IndexOf((byte)']');
+            if (close < 2 || s[1..close].ContainsAnyExcept(IpLiteralChars)) return false;
+            rest = s[(close + 1)..];
+        }
+        else
+        {
+            int colon = s.IndexOf((byte)':');
+            var host = colon < 0 ? s : s[..colon];
+            if (host.IsEmpty || !IsRegName(host)) return false;
+            rest = s[host.Length..];
+        }
+        if (rest.IsEmpty) return !portRequired;
+        if (rest[0] != (byte)':') return false;
+        var port = rest[1..];
+        if (port.IsEmpty) return !portRequired;
+        return TryParseDecimal(port, out long number) && port.Length <= 5 && number <= 65535 && (number > 0 || !portRequired);
+    }
+
+    private static bool IsRegName(ReadOnlySpan<byte> s)
+    {
+        for (int i = s.IndexOfAnyExcept(RegNameChars); i >= 0; i = s.IndexOfAnyExcept(RegNameChars))
+        {
+            // pct-encoded = "%" HEXDIG HEXDIG
+            if (s[i] != (byte)'%' || i + 2 >= s.Length || !char.IsAsciiHexDigit((char)s[i + 1]) || !char.IsAsciiHexDigit((char)s[i + 2])) return false;
+            s = s[(i + 3)..];
+        }
+        return true;
+    }
+
     /// <summary>field-value: VCHAR, obs-text, SP and HTAB; never NUL, CR, LF or another control character.</summary>
     public static bool IsFieldValue(ReadOnlySpan<byte> s)
     {

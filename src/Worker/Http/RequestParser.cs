@@ -151,7 +151,8 @@ public static class RequestParser
         {
             int authorityStart = target.IndexOf("//"u8) + 2;
             int authorityEnd = target[authorityStart..].IndexOfAny((byte)'/', (byte)'?');
-            if (authorityEnd == 0) return RejectReason.InvalidRequestTarget;
+            var authority = authorityEnd < 0 ? target[authorityStart..] : target.Slice(authorityStart, authorityEnd);
+            if (!HttpChars.IsAuthority(authority, portRequired: false)) return RejectReason.InvalidRequestTarget;
             if (authorityEnd < 0)
             {
                 // "http://host" has an empty path, which means "/" (RFC 9110 §4.2.3); Path stays empty here.
@@ -162,6 +163,7 @@ public static class RequestParser
         }
         else if (head.Method == Method.Connect)
         {
+            if (!HttpChars.IsAuthority(target, portRequired: true)) return RejectReason.InvalidRequestTarget;
             head.Path = head.Target;
             return RejectReason.None;
         }
