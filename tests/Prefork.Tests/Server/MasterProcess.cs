@@ -60,7 +60,6 @@ public sealed partial class MasterProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Starts a master. Unless the arguments hold a --bind, binds 127.0.0.1:0.</summary>
     /// <summary>
     /// Starts a master. Unless the arguments hold a --bind, binds 127.0.0.1:0. <paramref name="program"/>
     /// runs something else that execs the master (a shell setting up descriptors); its arguments are then
