@@ -16,6 +16,9 @@ public sealed class WorkerCounters
 
     public static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
+    /// <summary>Labels of <see cref="ClientError"/>, in its order.</summary>
+    public static readonly string[] ClientErrorKinds = ["reset", "broken_pipe", "timeout", "other"];
+
     /// <summary>Upper bounds in seconds of the request-duration histogram's buckets; one more bucket is +Inf.</summary>
     public static readonly double[] DurationBounds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -23,6 +26,8 @@ public sealed class WorkerCounters
     public long[] Requests { get; } = new long[Methods.Length * StatusClasses.Length];
     /// <summary>Per-bucket (not cumulative) request counts; the last is +Inf.</summary>
     public long[] DurationBuckets { get; } = new long[DurationBounds.Length + 1];
+    /// <summary>Connections the client's side ended badly, by <see cref="ClientError"/>.</summary>
+    public long[] ClientErrors { get; } = new long[ClientErrorKinds.Length];
     public long DurationMicroseconds { get; set; }
     public long BytesIn { get; set; }
     public long BytesOut { get; set; }
@@ -34,14 +39,14 @@ public sealed class WorkerCounters
 
     public static int StatusClassIndex(int status) => Math.Clamp(status / 100, 1, 5) - 1;
 
-    /// <summary>"metrics ACCEPTED OPEN BYTES_IN BYTES_OUT DURATION_US R,R,...(50) B,B,...(15)"; about 200 bytes.</summary>
+    /// <summary>"metrics ACCEPTED OPEN BYTES_IN BYTES_OUT DURATION_US R,R,...(50) B,B,...(15) E,E,E,E"; about 200 bytes.</summary>
     public string Format()
     {
         var s = new StringBuilder(256);
         s.Append(ControlChannel.Metrics).Append(' ')
             .Append(Accepted).Append(' ').Append(OpenConnections).Append(' ')
             .Append(BytesIn).Append(' ').Append(BytesOut).Append(' ').Append(DurationMicroseconds).Append(' ')
-            .AppendJoin(',', Requests).Append(' ').AppendJoin(',', DurationBuckets);
+            .AppendJoin(',', Requests).Append(' ').AppendJoin(',', DurationBuckets).Append(' ').AppendJoin(',', ClientErrors);
         return s.ToString();
     }
 
@@ -50,11 +55,12 @@ public sealed class WorkerCounters
     {
         counters = new WorkerCounters();
         var parts = line.Split(' ');
-        if (parts.Length != 8 || parts[0] != ControlChannel.Metrics) return false;
+        if (parts.Length != 9 || parts[0] != ControlChannel.Metrics) return false;
         if (!long.TryParse(parts[1], out var accepted) || !long.TryParse(parts[2], out var open)
             || !long.TryParse(parts[3], out var bytesIn) || !long.TryParse(parts[4], out var bytesOut)
             || !long.TryParse(parts[5], out var micros)) return false;
-        if (!TryParseList(parts[6], counters.Requests) || !TryParseList(parts[7], counters.DurationBuckets)) return false;
+        if (!TryParseList(parts[6], counters.Requests) || !TryParseList(parts[7], counters.DurationBuckets)
+            || !TryParseList(parts[8], counters.ClientErrors)) return false;
         counters.Accepted = accepted;
         counters.OpenConnections = open;
         counters.BytesIn = bytesIn;
@@ -79,6 +85,7 @@ public sealed class WorkerCounters
     {
         for (int i = 0; i < Requests.Length; i++) Requests[i] += other.Requests[i];
         for (int i = 0; i < DurationBuckets.Length; i++) DurationBuckets[i] += other.DurationBuckets[i];
+        for (int i = 0; i < ClientErrors.Length; i++) ClientErrors[i] += other.ClientErrors[i];
         DurationMicroseconds += other.DurationMicroseconds;
         BytesIn += other.BytesIn;
         BytesOut += other.BytesOut;
@@ -86,3 +93,6 @@ public sealed class WorkerCounters
         OpenConnections += other.OpenConnections;
     }
 }
+
+/// <summary>How a client's side ended its connection badly; counted, and logged at debug only.</summary>
+public enum ClientError { Reset, BrokenPipe, Timeout, Other }

@@ -109,6 +109,9 @@ public sealed class Arbiter
             case SIGWINCH:
                 foreach (var line in StatusTable.Lines(Metrics.Status())) Log.Info($"Status: {line}");
                 break;
+            case SIGUSR2 when _stopping:
+                Log.Info("Handling signal: SIGUSR2 ignored: the server is stopping");
+                break;
             case SIGUSR2:
                 Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
                 _upgrade.Start();
@@ -257,6 +260,9 @@ public sealed class Arbiter
         _stopping = true;
         _exitCode = exitCode;
         foreach (var worker in _workers.Values) worker.Stop(_config.GracefulTimeout, serverStopping: true);
+        // The workers take what is queued and then close their copies of the sockets; with this one closed too,
+        // a client that comes after that is refused at once instead of waiting in a queue nobody serves.
+        _listeners.Dispose();
     }
 
     /// <summary>

@@ -93,8 +93,9 @@ var why = await stop.Task;
 // An orphaned worker must not linger: without a master nobody would replace or stop it.
 var drainTime = why == MasterGone ? TimeSpan.FromSeconds(2) : settings.GracefulTimeout;
 Log.Info($"Worker {settings.Number} stopping ({why}), draining {server.OpenConnections} connection(s)");
-// Only when the whole server stops does a worker take what is still queued: otherwise a sibling will.
-bool clean = await server.DrainAsync(drainTime, takeBacklog: why == ServerStopping);
+// Only when the whole server stops (or its master is gone) does a worker take what is still queued:
+// otherwise a sibling will.
+bool clean = await server.DrainAsync(drainTime, takeBacklog: why is ServerStopping or MasterGone);
 // The final report: everything served reaches the master's totals (a SIGKILLed worker loses at most its last second).
 channel.Send(metrics.Snapshot().Format());
 Log.Debug($"GC: {GC.CollectionCount(0)} gen0, {GC.CollectionCount(1)} gen1, {GC.CollectionCount(2)} gen2 collections; " +

@@ -21,6 +21,7 @@ public sealed class WorkerMetrics : IDisposable
 
     private readonly long[] _requests = new long[WorkerCounters.Methods.Length * StatusCount];
     private readonly long[] _buckets = new long[WorkerCounters.DurationBounds.Length + 1];
+    private readonly long[] _clientErrors = new long[WorkerCounters.ClientErrorKinds.Length];
     private long _durationMicroseconds, _bytesIn, _bytesOut, _accepted, _open;
 
     private readonly Meter _meter;
@@ -35,6 +36,7 @@ public sealed class WorkerMetrics : IDisposable
         _meter.CreateObservableCounter("prefork.request.bytes", () => Interlocked.Read(ref _bytesIn), "By", "Request bytes received (head and body)");
         _meter.CreateObservableCounter("prefork.response.bytes", () => Interlocked.Read(ref _bytesOut), "By", "Response body bytes sent");
         _meter.CreateObservableUpDownCounter("prefork.connections.open", () => new Measurement<long>(Interlocked.Read(ref _open), worker), "{connection}", "Open connections");
+        _meter.CreateObservableCounter("prefork.client.errors", ObserveClientErrors, "{connection}", "Connections the client ended badly: reset, broken pipe, timeout");
         _meter.CreateObservableCounter("prefork.connections.accepted", () => new Measurement<long>(Interlocked.Read(ref _accepted), worker), "{connection}", "Connections accepted");
     }
 
@@ -45,6 +47,8 @@ public sealed class WorkerMetrics : IDisposable
     }
 
     public void ConnectionClosed() => Interlocked.Decrement(ref _open);
+
+    public void ClientFailed(ClientError kind) => Interlocked.Increment(ref _clientErrors[(int)kind]);
 
     /// <summary>One request answered; <paramref name="started"/> is its <see cref="Stopwatch.GetTimestamp"/> (0: no duration, as for a refused request).</summary>
     public void RequestDone(Method method, int status, long bytesIn, long bytesOut, long started)
@@ -75,6 +79,7 @@ public sealed class WorkerMetrics : IDisposable
         };
         for (int i = 0; i < _requests.Length; i++) c.Requests[i] = Interlocked.Read(ref _requests[i]);
         for (int i = 0; i < _buckets.Length; i++) c.DurationBuckets[i] = Interlocked.Read(ref _buckets[i]);
+        for (int i = 0; i < _clientErrors.Length; i++) c.ClientErrors[i] = Interlocked.Read(ref _clientErrors[i]);
         return c;
     }
 
@@ -87,6 +92,15 @@ public sealed class WorkerMetrics : IDisposable
             yield return new Measurement<long>(value,
                 new KeyValuePair<string, object?>("method", WorkerCounters.Methods[i / StatusCount]),
                 new KeyValuePair<string, object?>("status", WorkerCounters.StatusClasses[i % StatusCount]));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveClientErrors()
+    {
+        for (int i = 0; i < _clientErrors.Length; i++)
+        {
+            yield return new Measurement<long>(Interlocked.Read(ref _clientErrors[i]),
+                new KeyValuePair<string, object?>("kind", WorkerCounters.ClientErrorKinds[i]));
         }
     }
 

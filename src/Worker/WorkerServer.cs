@@ -8,18 +8,19 @@ namespace Prefork.Worker;
 /// <summary>
 /// The worker's serving side: the accept thread (for every inherited listening socket), the set of open
 /// connections, and the drain. A worker takes a connection off the shared backlog only when it has room for
-/// it, so a busy worker leaves new connections to its idle siblings; a sync worker has room for one.
+/// it, so a busy worker leaves new connections to its idle siblings: a sync worker has room while its one
+/// slot (<see cref="SyncSlot"/>) is free, an async worker while it holds fewer than --worker-connections.
 /// </summary>
 public sealed class WorkerServer : IConnectionHost
 {
-    // How often a blocked accept wakes to see whether the worker is draining.
+    // How often a blocked accept, or a wait for room, wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
-    // When the server stops, connections already in the backlog are still taken for this long, so none is reset.
-    private static readonly TimeSpan BacklogDrain = TimeSpan.FromSeconds(1);
 
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
-    private readonly SemaphoreSlim _room;
+    // Guards the room: the connection count as the accept thread sees it, and the sync slot.
+    private readonly object _gate = new();
+    private readonly SyncSlot? _slot;
     private readonly Thread _acceptThread;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _retire = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,14 +28,16 @@ public sealed class WorkerServer : IConnectionHost
     private readonly Scoreboard? _scoreboard;
     private long _requests;
     private volatile bool _draining;
-    private long _stopAcceptingAt = long.MaxValue;
+    private volatile bool _acceptStopped;
+    private bool _takeBacklog;
+    private long _drainDeadline;
 
     public WorkerServer(WorkerSettings settings, IHttpApp app, AccessLog? accessLog)
     {
         _settings = settings;
         App = app;
         AccessLog = accessLog;
-        _room = new SemaphoreSlim(Capacity, Capacity);
+        _slot = settings.Class == WorkerClass.Sync ? new SyncSlot(_gate) : null;
         _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
             : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
         _scoreboard = settings.ScoreboardFd >= 0 ? Scoreboard.Open(settings.ScoreboardFd) : null;
@@ -48,7 +51,7 @@ public sealed class WorkerServer : IConnectionHost
     public TimeSpan KeepAlive => _settings.KeepAlive;
     public TimeSpan RequestTimeout => _settings.RequestTimeout;
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
-    public bool KeepAliveAllowed => !_draining && _settings.Class == WorkerClass.Async && _settings.KeepAlive > TimeSpan.Zero;
+    public bool KeepAliveAllowed => !_draining && _slot == null && _settings.KeepAlive > TimeSpan.Zero;
     public long RequestsServed => Interlocked.Read(ref _requests);
     public int OpenConnections => _connections.Count;
 
@@ -56,9 +59,10 @@ public sealed class WorkerServer : IConnectionHost
     public Task Retire => _retire.Task;
 
     /// <summary>A sync worker inside a request is not turning its loop: it sends no heartbeat until the request ends.</summary>
-    public bool Stuck => _settings.Class == WorkerClass.Sync && _connections.Keys.Any(c => c.IsProcessing);
+    public bool Stuck => _slot != null && _connections.Keys.Any(c => c.IsProcessing);
 
-    private int Capacity => _settings.Class == WorkerClass.Sync ? 1 : _settings.MaxConnections;
+    // A sync worker runs one request at a time, but may hold this many connections still sending their heads.
+    private int Capacity => _settings.MaxConnections;
 
     public void Start()
     {
@@ -74,21 +78,30 @@ public sealed class WorkerServer : IConnectionHost
         PublishLoad();
     }
 
+    // The slot is read without the gate: the scoreboard is a hint, refreshed at every change.
     private void PublishLoad() =>
-        _scoreboard?.Publish(_settings.Number, _connections.Count, accepting: !_draining && _connections.Count < Capacity);
+        _scoreboard?.Publish(_settings.Number, _connections.Count,
+            accepting: !_draining && _connections.Count < Capacity && (_slot?.IsFree ?? true));
 
     /// <summary>
-    /// Graceful stop: accept nothing more (when the whole server stops, first take what is already in the
-    /// backlog, for a moment, so none of it is reset); let every open connection finish its request (each
-    /// is told "Connection: close"), and give up at the deadline. Idle keep-alive connections close at
-    /// their keep-alive timeout, so a request already on its way is still answered.
+    /// Graceful stop. The accept path stops for good first: at once when a sibling stays to take the queue
+    /// (reload, scale-down, --max-requests), or, when the whole server stops, only once this worker has taken
+    /// every connection still queued, since closing the socket would reset them. Then every connection accepted
+    /// finishes its request (each is told "Connection: close"); idle keep-alive connections close at their
+    /// keep-alive timeout, so a request already on its way is still answered. True when all were answered
+    /// before <paramref name="timeout"/>.
     /// </summary>
     public async Task<bool> DrainAsync(TimeSpan timeout, bool takeBacklog)
     {
-        BeginDraining(takeBacklog);
-        _acceptThread.Join();
+        Volatile.Write(ref _drainDeadline, Environment.TickCount64 + (long)timeout.TotalMilliseconds);
+        _takeBacklog = takeBacklog;
+        BeginDraining();
+        var deadline = Task.Delay(timeout);
+        // The accept thread may be inside accept() for up to AcceptPoll, and what it takes then is served too.
+        await Task.WhenAny(Task.Run(_acceptThread.Join), deadline);
+        _acceptStopped = true;
         if (_connections.IsEmpty) _drained.TrySetResult();
-        await Task.WhenAny(_drained.Task, Task.Delay(timeout));
+        await Task.WhenAny(_drained.Task, deadline);
         return _connections.IsEmpty;
     }
 
@@ -97,25 +110,152 @@ public sealed class WorkerServer : IConnectionHost
         if (Interlocked.Increment(ref _requests) != _maxRequests) return;
         // From this response on, every connection is told to close and nothing new is accepted, even before
         // the stop itself gets to run.
-        BeginDraining(takeBacklog: false);
+        BeginDraining();
         _retire.TrySetResult();
     }
 
-    private void BeginDraining(bool takeBacklog)
+    private void BeginDraining()
     {
         if (_draining) return;
-        long stopAccepting = Environment.TickCount64 + (takeBacklog ? (long)BacklogDrain.TotalMilliseconds : 0);
-        Interlocked.Exchange(ref _stopAcceptingAt, stopAccepting);
         _draining = true;
         PublishLoad();
+        lock (_gate) Monitor.PulseAll(_gate);
     }
 
     public void Closed(HttpConnection connection)
     {
         _connections.TryRemove(connection, out _);
-        _room.Release();
+        _slot?.Leave(connection);
+        lock (_gate) Monitor.PulseAll(_gate);
         PublishLoad();
-        if (_draining && _connections.IsEmpty) _drained.TrySetResult();
+        // Only once the accept path has stopped can an empty table mean the drain is done.
+        if (_acceptStopped && _connections.IsEmpty) _drained.TrySetResult();
+    }
+
+    public void WaitingForClient(HttpConnection connection) => _slot?.Leave(connection);
+
+    public ValueTask AdmitAsync(HttpConnection connection) => _slot?.EnterAsync(connection) ?? default;
+
+    private void AcceptLoop()
+    {
+        var listenFds = _settings.ListenFds;
+        int turn = 0;
+        try
+        {
+            while (!_draining) AcceptOne(listenFds, ref turn);
+            if (Volatile.Read(ref _takeBacklog)) TakeBacklog(listenFds);
+        }
+        finally
+        {
+            // Once no worker holds the socket, the kernel refuses new clients at once instead of queueing them
+            // for nobody; the master closes its copy when the whole server stops.
+            foreach (var fd in listenFds) new SafeSocketHandle(fd, ownsHandle: true).Dispose();
+        }
+    }
+
+    private void AcceptOne(int[] listenFds, ref int turn)
+    {
+        if (!TakeRoom(listenFds)) return;
+        int listenFd = NextListener(listenFds, ref turn);
+        int fd = -1;
+        if (listenFd >= 0)
+        {
+            YieldToLessLoadedSibling();
+            fd = Accept(listenFd);
+        }
+        if (fd < 0)
+        {
+            lock (_gate) _slot?.CancelReservation();
+            return;
+        }
+        Adopt(fd, reserved: true);
+    }
+
+    /// <summary>
+    /// True when this worker has room for one more connection (for a sync worker: the slot, now reserved).
+    /// Otherwise waits a moment. An async worker that is full while a client waits in the queue and no sibling
+    /// has room closes its longest-idle keep-alive connection to make room, as nginx does.
+    /// </summary>
+    private bool TakeRoom(int[] listenFds)
+    {
+        lock (_gate)
+        {
+            if (_connections.Count < Capacity && (_slot?.TryReserve() ?? true)) return true;
+            if (_slot != null || _draining)
+            {
+                if (!_draining) Monitor.Wait(_gate, AcceptPoll);
+                return false;
+            }
+        }
+        int turn = 0;
+        if (Native.WaitForConnection(listenFds, AcceptPoll, ref turn) < 0) return false;
+        if (_scoreboard?.LeastLoadedSibling(_settings.Number) != null)
+        {
+            // A sibling has room and will take the client.
+            Thread.Sleep(1);
+            return false;
+        }
+        lock (_gate)
+        {
+            if (_connections.Count < Capacity) return false;
+            EventLoop.Shared.Post(static s => ((WorkerServer)s!).CloseLongestIdle(), this);
+            Monitor.Wait(_gate, AcceptPoll);
+        }
+        return false;
+    }
+
+    /// <summary>Runs on the event loop, where no connection can be between its idle wait and its next request.</summary>
+    private void CloseLongestIdle()
+    {
+        HttpConnection? longest = null;
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.IsIdle && (longest == null || connection.IdleSince < longest.IdleSince)) longest = connection;
+        }
+        if (longest == null) return;
+        Log.Debug($"Worker full ({_connections.Count} connections): closing the longest idle keep-alive connection for a waiting client");
+        longest.CloseIdle();
+    }
+
+    /// <summary>
+    /// The whole server is stopping: no sibling will take what is still queued, and closing the socket would
+    /// reset it, so take every queued connection until the queue is empty (a sync worker answers them one
+    /// after another), bounded by the graceful timeout and the worker's connection limit.
+    /// </summary>
+    private void TakeBacklog(int[] listenFds)
+    {
+        int turn = 0, taken = 0;
+        while (Environment.TickCount64 < Volatile.Read(ref _drainDeadline) && _connections.Count < Capacity)
+        {
+            int listenFd = Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
+            if (listenFd < 0) break;
+            int fd = Accept(listenFd);
+            if (fd < 0) continue;
+            Adopt(fd, reserved: false);
+            taken++;
+        }
+        if (taken > 0) Log.Info($"Took {taken} queued connection(s) before closing the listening socket");
+    }
+
+    private int Accept(int listenFd)
+    {
+        int fd = Native.Accept(listenFd, out int errno);
+        if (fd < 0 && errno != Native.EAGAIN && errno != Native.EINTR)
+        {
+            // EMFILE and friends: back off instead of spinning; the connection stays in the backlog.
+            Log.Warning($"accept failed: errno {errno}");
+            Thread.Sleep(AcceptPoll);
+        }
+        return fd;
+    }
+
+    private void Adopt(int fd, bool reserved)
+    {
+        var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
+        _connections.TryAdd(connection, 0);
+        if (reserved) _slot?.Assign(connection);
+        PublishLoad();
+        EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
     }
 
     /// <summary>
@@ -141,58 +281,12 @@ public sealed class WorkerServer : IConnectionHost
         return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
     }
 
-    private void AcceptLoop()
-    {
-        var listenFds = _settings.ListenFds;
-        int turn = 0;
-        while (true)
-        {
-            if (!_room.Wait(AcceptPoll))
-            {
-                if (_draining && Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt)) return;
-                continue;
-            }
-            int listenFd = NextListener(listenFds, ref turn);
-            if (listenFd < 0)
-            {
-                _room.Release();
-                // Draining: only what is already queued, and only for a moment; then the thread ends.
-                if (_draining) return;
-                continue;
-            }
-            if (!_draining) YieldToLessLoadedSibling();
-            int fd = Native.Accept(listenFd, out int errno);
-            if (fd < 0)
-            {
-                _room.Release();
-                if (errno != Native.EAGAIN && errno != Native.EINTR)
-                {
-                    // EMFILE and friends: back off instead of spinning; the connection stays in the backlog.
-                    Log.Warning($"accept failed: errno {errno}");
-                    Thread.Sleep(AcceptPoll);
-                }
-                continue;
-            }
-            var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
-            _connections.TryAdd(connection, 0);
-            PublishLoad();
-            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
-        }
-    }
-
     /// <summary>
     /// The listening socket to accept on next, or -1 for none yet. With one, accept itself blocks, and Linux
     /// wakes blocked acceptors in turn, which spreads connections evenly. With several, wait until one has a
-    /// connection: a blocked accept on a quiet listener would hold the room (a sync worker's only one) while
+    /// connection: a blocked accept on a quiet listener would hold the room (a sync worker's only slot) while
     /// another listener's connections wait.
     /// </summary>
-    private int NextListener(int[] listenFds, ref int turn)
-    {
-        if (_draining)
-        {
-            return Environment.TickCount64 > Interlocked.Read(ref _stopAcceptingAt) ? -1
-                : Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
-        }
-        return listenFds.Length == 1 ? listenFds[0] : Native.WaitForConnection(listenFds, AcceptPoll, ref turn);
-    }
+    private static int NextListener(int[] listenFds, ref int turn) =>
+        listenFds.Length == 1 ? listenFds[0] : Native.WaitForConnection(listenFds, AcceptPoll, ref turn);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 
 namespace Prefork.Worker.Http;
 
@@ -20,4 +21,25 @@ public sealed partial class HttpConnection
     /// <summary>A refused request counts by its status; its method may be unknown (a head that did not parse), so it counts as OTHER.</summary>
     private void RequestRejected(int status) =>
         _host.Metrics?.RequestDone(Method.Other, status, 0, _response.Body.Length, started: 0);
+
+    /// <summary>The client's side failed: it reset, stopped reading, ran out of time, or closed mid-request.</summary>
+    private bool IsClientFailure(Exception e) => _timedOut || e is SocketException or ConnectionLostException or EndOfStreamException;
+
+    /// <summary>One debug line and a count: a client-side failure is the client's business, not the operator's.</summary>
+    private void ClientFailed(Exception e)
+    {
+        var kind = _timedOut ? ClientError.Timeout : ClientErrorOf(e);
+        _host.Metrics?.ClientFailed(kind);
+        Log.Debug($"Connection from {RemoteAddress} ended by the client: {WorkerCounters.ClientErrorKinds[(int)kind]} ({e.Message})");
+    }
+
+    private static ClientError ClientErrorOf(Exception e) => e switch
+    {
+        ConnectionLostException { Errno: 104 } => ClientError.Reset,
+        ConnectionLostException { Errno: 32 } => ClientError.BrokenPipe,
+        SocketException { SocketErrorCode: SocketError.ConnectionReset } => ClientError.Reset,
+        SocketException { SocketErrorCode: SocketError.Shutdown } => ClientError.BrokenPipe,
+        SocketException { SocketErrorCode: SocketError.TimedOut } => ClientError.Timeout,
+        _ => ClientError.Other,
+    };
 }

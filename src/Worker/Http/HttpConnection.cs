@@ -11,7 +11,8 @@ namespace Prefork.Worker.Http;
 /// </summary>
 public sealed partial class HttpConnection
 {
-    private enum Phase { Idle, ReadingHead, ReadingBody, Processing, Writing }
+    // Queued: a whole head waits for a sync worker's slot; no client deadline runs while the server makes it wait.
+    private enum Phase { Idle, ReadingHead, ReadingBody, Queued, Processing, Writing }
 
     private readonly Socket _socket;
     private readonly LoopSocket _io;
@@ -34,6 +35,7 @@ public sealed partial class HttpConnection
     private volatile bool _timedOut;
     private Phase _readPhase = Phase.Processing;
     private long _readDeadline;
+    private long _idleSince;
 
     public HttpConnection(Socket socket, IConnectionHost host)
     {
@@ -53,6 +55,12 @@ public sealed partial class HttpConnection
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
 
+    /// <summary>A kept-alive connection between requests with nothing of the next one received. Read on the event loop.</summary>
+    public bool IsIdle => _phase == Phase.Idle && _start == _end && _socket.Available == 0;
+
+    /// <summary>When the connection last went idle (<see cref="Environment.TickCount64"/>).</summary>
+    public long IdleSince => _idleSince;
+
     public async Task RunAsync()
     {
         _host.Metrics?.ConnectionOpened();
@@ -63,7 +71,9 @@ public sealed partial class HttpConnection
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
-            // The client went away or was timed out: it costs this connection and nothing else.
+            // The client went away or was timed out: it costs this connection and nothing else, and says so
+            // quietly, or any client could flood the log. (An app's own I/O error was logged where it was thrown.)
+            if (IsClientFailure(e)) ClientFailed(e);
         }
         catch (Exception e)
         {
@@ -88,6 +98,24 @@ public sealed partial class HttpConnection
     /// deadline, to a client that does not read, is ended by shutting down both sides (the pending write
     /// fails). The socket is closed only by the connection itself, never under one of its reads.
     /// </summary>
+    /// <summary>
+    /// Closes a connection that is idle between requests, to make room for a waiting client (nginx closes idle
+    /// keep-alive connections the same way when it runs out of connections). Called on the event loop, so the
+    /// connection cannot be half-way into its next request.
+    /// </summary>
+    public void CloseIdle()
+    {
+        if (!IsIdle) return;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Closed in the meantime.
+        }
+    }
+
     public void CheckDeadline(long now)
     {
         var phase = _phase;
@@ -96,6 +124,7 @@ public sealed partial class HttpConnection
         {
             if (phase == Phase.Writing || _timedOut)
             {
+                _timedOut = true;
                 _socket.Shutdown(SocketShutdown.Both);
                 return;
             }
@@ -119,7 +148,10 @@ public sealed partial class HttpConnection
             while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _head)).Status == ParseStatus.Incomplete)
             {
                 var waiting = _start == _end ? Phase.Idle : Phase.ReadingHead;
-                if (!await ReceiveAsync(waiting))
+                var receiving = ReceiveAsync(waiting);
+                // Only a whole head holds a sync worker's slot: while this client is slow, another may run.
+                if (!receiving.IsCompleted) _host.WaitingForClient(this);
+                if (!await receiving)
                 {
                     if (waiting == Phase.ReadingHead && _timedOut) await RejectAsync(RejectReason.RequestTimeout);
                     return;
@@ -129,6 +161,13 @@ public sealed partial class HttpConnection
             {
                 await RejectAsync(parsed.Reason);
                 return;
+            }
+
+            var admitted = _host.AdmitAsync(this);
+            if (!admitted.IsCompleted)
+            {
+                SetDeadline(Phase.Queued, long.MaxValue);
+                await admitted;
             }
 
             _head.CopyFrom(Buffered[..parsed.Consumed]);
@@ -210,7 +249,7 @@ public sealed partial class HttpConnection
             }
             await pending;
         }
-        catch (Exception e)
+        catch (Exception e) when (!IsClientFailure(e))
         {
             Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
             // Once the head is out, a 500 can no longer be sent: the truncated response ends with the connection.
@@ -277,6 +316,7 @@ public sealed partial class HttpConnection
         await FlushAsync();
         _socket.Shutdown(SocketShutdown.Send);
         if (!linger) return;
+        _host.WaitingForClient(this);
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
@@ -301,7 +341,8 @@ public sealed partial class HttpConnection
             // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
             // wait for its first request, which then gets the request timeout rather than none at all.
             var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
-            _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
+            _idleSince = Environment.TickCount64;
+            _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
         int n = await _io.ReceiveAsync(_input.AsMemory(_end));

@@ -155,8 +155,7 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
         }
     }
 
-    // The connection treats any I/O failure as the client gone (ECONNRESET, EPIPE after a shutdown, ...).
-    private static IOException Failure(string call, int errno) => new($"{call} failed: errno {errno}");
+    private static ConnectionLostException Failure(string call, int errno) => new(call, errno);
 
     public void Dispose()
     {

@@ -162,30 +162,24 @@ public class SlowClientTests(ShortTimeoutServer server, ITestOutputHelper output
 public class SyncSlowlorisTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Slowloris_does_not_hold_the_only_sync_worker_past_the_timeout()
+    public async Task Slowloris_does_not_hold_the_only_sync_worker()
     {
         await using var master = await MasterProcess.StartReadyAsync(1,
             ["--worker-class", "sync", "--request-timeout", "1"], output);
         await using var loris = await RawHttpConnection.ConnectAsync(master.Port);
         var slow = SlowClientTests.TrickleAsync(loris, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ", 'a');
-        // Give the worker time to take the slowloris first.
-        await Task.Delay(300);
 
         var clock = Stopwatch.StartNew();
         var normal = await RawHttpConnection.GetAsync(master.Port, "/hello");
         output.WriteLine($"normal request answered after {clock.ElapsedMilliseconds} ms");
         Assert.Equal(200, normal.Status);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the slowloris held the only worker for {clock.Elapsed.TotalSeconds:0.0} s");
 
+        // The head is read on the worker's event loop, as behind an accept filter: the worker's one slot goes
+        // to a whole request, so the normal request did not wait for the slowloris's 408.
         var (r, elapsed) = await slow;
         Assert.Equal(408, r.Status);
         Assert.True(elapsed < TimeSpan.FromSeconds(5), $"slowloris cut off only after {elapsed.TotalSeconds:0.0} s");
-        // The worker had taken the slowloris first: the normal request waited for its 408, so the test saw the wait.
-        Assert.True(r.CompletedAt <= normal.CompletedAt, "the normal request was served before the slowloris was even taken");
-        // And the worker was free as soon as the slowloris had its 408: no lingering on a client out of time.
-        var gap = Stopwatch.GetElapsedTime(r.CompletedAt, normal.CompletedAt);
-        output.WriteLine($"normal response {gap.TotalMilliseconds:0} ms after the slowloris's 408");
-        Assert.True(gap < TimeSpan.FromSeconds(1.5), $"the slowloris held the worker {gap.TotalSeconds:0.0} s past its 408");
+        Assert.True(normal.CompletedAt < r.CompletedAt, "the normal request waited for the slowloris's 408");
         Assert.DoesNotContain(master.Lines, l => l.Contains("[ERROR]") || l.Contains("Unhandled"));
     }
 }
