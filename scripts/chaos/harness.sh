@@ -140,6 +140,7 @@ apt_install() {
 
 build() {
     if [[ -n "$BIN" ]]; then
+        [[ -f "$BIN" && -x "$BIN" ]] || die "--bin: no program at $BIN"
         MASTER="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
     elif [[ $JIT -eq 1 ]]; then
         log "building (dotnet build -c Release src/Master)"
