@@ -15,6 +15,9 @@ public sealed record MasterConfig(
     /// <summary>--metrics-bind: where the master serves /metrics and /status; null: off.</summary>
     public BindAddress? MetricsBind { get; init; }
 
+    /// <summary>--reuse-port: SO_REUSEPORT on the listening sockets, so other servers may share them.</summary>
+    public bool ReusePort { get; init; }
+
     /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
     public static (MasterConfig? Config, string? Error) From(Options o)
     {
@@ -100,7 +103,7 @@ public sealed record MasterConfig(
             AppType = appType,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind }, null);
+            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 

@@ -55,7 +55,7 @@ try
     if (config.WorkerTemplate.AccessLog == "-")
         config = config with { WorkerTemplate = config.WorkerTemplate with { AccessLog = null, AccessLogFd = Native.Dup(1) } };
     PrepareLogFiles(config.WorkerTemplate);
-    listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog);
+    listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
     config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd } };
     if (config.MetricsBind != null) (metricsEndpoint, metricsUrl) = MetricsServer.Start(config.MetricsBind, metrics);
     pidFile?.Write();

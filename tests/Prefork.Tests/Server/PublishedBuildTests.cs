@@ -85,7 +85,8 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
                 "--graceful-timeout", "4", "--limit-request-line", "200", "--limit-request-fields", "20",
                 "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
                 "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
-                "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0");
+                "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0",
+                "--reuse-port");
             await master.WaitForReadyAsync(1, Bound);
             Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
             Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
