@@ -110,15 +110,18 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
     }
 
     [Theory]
-    [InlineData("--workers", "many")]
-    [InlineData("--no-such-flag")]
-    [InlineData("--app", "/etc/hostname")]
-    public async Task A_bad_command_line_gets_one_error_line_and_exit_2(params string[] args)
+    [InlineData("'many'", "--workers", "many")]
+    [InlineData("--no-such-flag", "--no-such-flag")]
+    [InlineData("--app", "--app", "/etc/hostname")]
+    [InlineData("option '--workers' needs a value", "--workers")]
+    [InlineData("unexpected argument 'stray'", "--workers", "2", "stray")]
+    public async Task A_bad_command_line_gets_one_error_line_and_exit_2(string expected, params string[] args)
     {
         await using var master = await StartAsync(args);
         Assert.Equal(2, await master.WaitForExitAsync(Bound));
         var lines = master.Lines.Where(l => l.Length > 0).ToList();
         Assert.True(lines.Count == 1 && lines[0].StartsWith("error:", StringComparison.Ordinal), string.Join("\n", lines));
+        Assert.Contains(expected, lines[0]);
         Assert.Empty(master.AllWorkerPids);
     }
 
