@@ -49,7 +49,8 @@ public sealed record MasterConfig(
         }
         if ((uid >= 0 || gid >= 0) && Native.CurrentUid != 0)
             return Fail("--user/--group: the master must run as root to switch users");
-        if (o.Root != null && !Directory.Exists(o.Root)) return Fail($"--root: no such directory '{o.Root}'");
+        if (o.Root != null && !Directory.Exists(o.Root))
+            return Fail(File.Exists(o.Root) ? $"--root: '{o.Root}' is a file, not a directory" : $"--root: no such directory '{o.Root}'");
         if (!o.RootPrefix.StartsWith('/') || o.RootPrefix.Split('/').Any(s => s is "." or "..") || o.RootPrefix.Contains('%'))
             return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
         var (appAssembly, appType) = SplitAppSpec(o.App);

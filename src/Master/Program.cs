@@ -30,7 +30,7 @@ if (parsed is NotParsed<Options> notParsed)
             : HelpText.AutoBuild(parsed, h =>
             {
                 h.Heading = "prefork: a pre-forking HTTP/1.1 server";
-                h.Copyright = "Usage: dotnet run --project src/Master -- [options]   (signals: see README)";
+                h.Copyright = "Usage: Prefork.Master [options]   (in a clone: dotnet run --project src/Master -- [options]; signals: see README)";
                 h.AddDashesToOption = true;
                 return h;
             }, e => e));

@@ -73,6 +73,7 @@ public class CommandLineTests(ITestOutputHelper output)
     [InlineData("option '--limit-request-body' needs a whole number (got '1e6')", "--limit-request-body", "1e6")]
     [InlineData("unexpected argument 'foo'", "foo")]
     [InlineData("unexpected argument '127.0.0.1:0'", "--bind", "127.0.0.1:0", "127.0.0.1:0")]
+    [InlineData("is a file, not a directory", "--root", "Prefork.Master.dll")]
     public async Task The_master_refuses_them_with_one_line(string expected, params string[] args)
     {
         var lines = await AssertOneErrorLineAsync(args, 2, output);
@@ -94,6 +95,14 @@ public class CommandLineTests(ITestOutputHelper output)
         Assert.Contains(master.StdoutLines, l => l.Contains(expectedInStdout, StringComparison.Ordinal));
         Assert.DoesNotContain(master.Lines, l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Empty(master.AllWorkerPids);
+        if (flag == "--help") AssertUsageNamesTheProgram(master.StdoutLines);
+    }
+
+    /// <summary>The built or published program is not run by "dotnet run": its usage line says its own name first.</summary>
+    internal static void AssertUsageNamesTheProgram(IReadOnlyList<string> stdout)
+    {
+        var usage = Assert.Single(stdout, l => l.StartsWith("Usage:", StringComparison.Ordinal));
+        Assert.StartsWith("Usage: Prefork.Master [options]", usage);
     }
 
     internal static async Task<IReadOnlyList<string>> AssertOneErrorLineAsync(string[] args, int expectedExitCode, ITestOutputHelper output)

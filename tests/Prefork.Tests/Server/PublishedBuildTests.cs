@@ -136,5 +136,6 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
         await using var help = await StartAsync("--help");
         Assert.Equal(0, await help.WaitForExitAsync(Bound));
         Assert.Contains(help.StdoutLines, l => l.Contains("--max-requests-jitter", StringComparison.Ordinal));
+        CommandLineTests.AssertUsageNamesTheProgram(help.StdoutLines);
     }
 }
