@@ -6,7 +6,7 @@ namespace Prefork;
 public static partial class Native
 {
     private const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
-    private const int SOL_SOCKET = 1, SO_RCVTIMEO = 20;
+    private const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15, SO_RCVTIMEO = 20;
     private const int SOCK_CLOEXEC = 0x80000;
     public const int EAGAIN = 11, EINTR = 4;
 
@@ -212,6 +212,19 @@ public static partial class Native
         timeval[1] = (long)(timeout.TotalMicroseconds % 1_000_000);
         if (SetSockOpt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval, 2 * sizeof(long)) < 0)
             throw new IOException($"setsockopt(SO_RCVTIMEO) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>
+    /// SO_REUSEADDR, so a restarted server need not wait out the TIME_WAIT connections of its previous life;
+    /// SO_REUSEPORT only when asked for. (.NET's SocketOptionName.ReuseAddress sets both on Linux, and with
+    /// SO_REUSEPORT a second server binds an address in use and the kernel splits its traffic between them.)
+    /// </summary>
+    public static unsafe void SetReuseAddress(int fd, bool sharePort)
+    {
+        int on = 1;
+        if (SetSockOpt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(int)) < 0
+            || (sharePort && SetSockOpt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(int)) < 0))
+            throw new IOException($"setsockopt(SO_REUSEADDR/SO_REUSEPORT) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>

@@ -14,13 +14,16 @@ public sealed class Listeners : IDisposable
 
     public IReadOnlyList<int> Fds => _sockets.Select(s => (int)s.Socket.SafeHandle.DangerousGetHandle()).ToList();
 
-    /// <summary>Binds every address or none: the first failure closes what was opened and says why in one line.</summary>
-    public static Listeners Open(IEnumerable<BindAddress> binds, int backlog)
+    /// <summary>
+    /// Binds every address or none: the first failure closes what was opened and says why in one line. An
+    /// address another socket listens on is refused, unless both set <paramref name="reusePort"/> (--reuse-port).
+    /// </summary>
+    public static Listeners Open(IEnumerable<BindAddress> binds, int backlog, bool reusePort)
     {
         var listeners = new Listeners();
         try
         {
-            foreach (var bind in binds) listeners._sockets.Add((bind, Listen(bind, backlog)));
+            foreach (var bind in binds) listeners._sockets.Add((bind, Listen(bind, backlog, reusePort)));
             return listeners;
         }
         catch
@@ -77,7 +80,7 @@ public sealed class Listeners : IDisposable
         _ => s.Bind.Text,
     });
 
-    private static Socket Listen(BindAddress bind, int backlog)
+    private static Socket Listen(BindAddress bind, int backlog, bool reusePort)
     {
         Socket socket;
         if (bind.EndPoint is UnixDomainSocketEndPoint unix)
@@ -88,8 +91,7 @@ public sealed class Listeners : IDisposable
         else
         {
             socket = new Socket(bind.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            // A restarted server must not wait out TIME_WAIT connections of its previous life.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            Native.SetReuseAddress((int)socket.SafeHandle.DangerousGetHandle(), sharePort: reusePort);
             if (bind.EndPoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
         }
         try
@@ -123,7 +125,7 @@ public sealed class Listeners : IDisposable
         throw new ListenException($"cannot listen on unix:{path}: another server is listening there");
     }
 
-    private static string Describe(SocketException e) => e.SocketErrorCode switch
+    internal static string Describe(SocketException e) => e.SocketErrorCode switch
     {
         SocketError.AddressAlreadyInUse => "address already in use",
         SocketError.AddressNotAvailable => "address not available on this machine",

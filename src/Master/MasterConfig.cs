@@ -15,6 +15,9 @@ public sealed record MasterConfig(
     /// <summary>--metrics-bind: where the master serves /metrics and /status; null: off.</summary>
     public BindAddress? MetricsBind { get; init; }
 
+    /// <summary>--reuse-port: SO_REUSEPORT on the listening sockets, so other servers may share them.</summary>
+    public bool ReusePort { get; init; }
+
     /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
     public static (MasterConfig? Config, string? Error) From(Options o)
     {
@@ -46,7 +49,8 @@ public sealed record MasterConfig(
         }
         if ((uid >= 0 || gid >= 0) && Native.CurrentUid != 0)
             return Fail("--user/--group: the master must run as root to switch users");
-        if (o.Root != null && !Directory.Exists(o.Root)) return Fail($"--root: no such directory '{o.Root}'");
+        if (o.Root != null && !Directory.Exists(o.Root))
+            return Fail(File.Exists(o.Root) ? $"--root: '{o.Root}' is a file, not a directory" : $"--root: no such directory '{o.Root}'");
         if (!o.RootPrefix.StartsWith('/') || o.RootPrefix.Split('/').Any(s => s is "." or "..") || o.RootPrefix.Contains('%'))
             return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
         var (appAssembly, appType) = SplitAppSpec(o.App);
@@ -100,7 +104,7 @@ public sealed record MasterConfig(
             AppType = appType,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind }, null);
+            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 

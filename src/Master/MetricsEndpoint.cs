@@ -55,14 +55,15 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
         var socket = new Socket(bind.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Never shared (no SO_REUSEPORT, whatever --reuse-port says): a scrape must reach this master.
+            Native.SetReuseAddress((int)socket.SafeHandle.DangerousGetHandle(), sharePort: false);
             socket.Bind(bind.EndPoint);
             socket.Listen(64);
         }
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new ListenException($"cannot listen on --metrics-bind {bind.Text}: {e.Message}");
+            throw new ListenException($"cannot listen on --metrics-bind {bind.Text}: {Listeners.Describe(e)}");
         }
         var endpoint = new MetricsEndpoint(socket, registry);
         _ = endpoint.AcceptLoopAsync();

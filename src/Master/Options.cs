@@ -8,6 +8,9 @@ public sealed class Options
     [Option('b', "bind", HelpText = "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. (default: 127.0.0.1:8888)")]
     public IEnumerable<string> Bind { get; set; } = [];
 
+    [Option("reuse-port", HelpText = "Let other servers bind the same address (SO_REUSEPORT, each of them with --reuse-port); the kernel spreads new connections among them. Off: an address in use is an error.")]
+    public bool ReusePort { get; set; }
+
     [Option('w', "workers", HelpText = "Number of worker processes. (default: the number of CPUs)")]
     public int? Workers { get; set; }
 

@@ -14,6 +14,11 @@ var parser = new Parser(s =>
 // The parser knows --help and --version only as the first argument; anywhere else it calls them unknown.
 var first = args.FirstOrDefault(a => a is "--help" or "--version");
 if (first != null) args = [first];
+else if (CommandLineCheck.FirstProblem(args) is { } problem)
+{
+    Console.Error.WriteLine($"error: {problem}. Try --help.");
+    return 2;
+}
 var parsed = parser.ParseArguments<Options>(args);
 if (parsed is NotParsed<Options> notParsed)
 {
@@ -25,13 +30,14 @@ if (parsed is NotParsed<Options> notParsed)
             : HelpText.AutoBuild(parsed, h =>
             {
                 h.Heading = "prefork: a pre-forking HTTP/1.1 server";
-                h.Copyright = "Usage: dotnet run --project src/Master -- [options]   (signals: see README)";
+                h.Copyright = "Usage: Prefork.Master [options]   (in a clone: dotnet run --project src/Master -- [options]; signals: see README)";
                 h.AddDashesToOption = true;
                 return h;
             }, e => e));
         return 0;
     }
-    Console.Error.WriteLine($"error: {Describe(errors[0])}. Try --help.");
+    // CommandLineCheck has refused what the parser would; this is for whatever else it finds.
+    Console.Error.WriteLine($"error: bad command line ({errors[0].Tag}). Try --help.");
     return 2;
 }
 
@@ -55,7 +61,7 @@ try
     if (config.WorkerTemplate.AccessLog == "-")
         config = config with { WorkerTemplate = config.WorkerTemplate with { AccessLog = null, AccessLogFd = Native.Dup(1) } };
     PrepareLogFiles(config.WorkerTemplate);
-    listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog);
+    listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
     config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd } };
     if (config.MetricsBind != null) (metricsEndpoint, metricsUrl) = MetricsServer.Start(config.MetricsBind, metrics);
     pidFile?.Write();
@@ -94,13 +100,3 @@ static void PrepareLogFiles(WorkerSettings workers)
     }
     if (workers.ErrorLog != null) Log.ToFile(workers.ErrorLog);
 }
-
-static string Describe(Error error) => error switch
-{
-    UnknownOptionError u => $"unknown option '{u.Token}'",
-    MissingValueOptionError m => $"option '--{m.NameInfo.LongName}' needs a value",
-    BadFormatConversionError b => $"option '--{b.NameInfo.LongName}' has a value of the wrong kind",
-    RepeatedOptionError r => $"option '--{r.NameInfo.LongName}' given twice",
-    BadVerbSelectedError v => $"unexpected argument '{v.Token}'",
-    _ => $"bad command line ({error.Tag})",
-};

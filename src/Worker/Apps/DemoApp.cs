@@ -22,7 +22,12 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
             return;
         }
         var path = request.PathBytes;
-        if (path.SequenceEqual("/"u8) || path.SequenceEqual("/hello"u8))
+        if (path.SequenceEqual("*"u8))
+        {
+            // RFC 9110 §9.3.7: "OPTIONS *" asks about the server as a whole (the parser lets "*" through only for OPTIONS).
+            response.AddHeader("Allow", "GET, HEAD, POST, OPTIONS");
+        }
+        else if (path.SequenceEqual("/"u8) || path.SequenceEqual("/hello"u8))
         {
             if (!Allow(request, response, "GET, HEAD")) return;
             response.ContentType = "text/plain";
@@ -52,9 +57,10 @@ public sealed class DemoApp(WorkerSettings settings, Func<long> requestsServed) 
         else if (path.SequenceEqual("/worker"u8))
         {
             if (!Allow(request, response, "GET, HEAD")) return;
+            // The server counts a request once the app has answered it; the count it reports includes this one.
             response.Send(200, "application/json",
                 $"{{\"pid\":{Environment.ProcessId},\"number\":{settings.Number},\"class\":\"{settings.Class.ToString().ToLowerInvariant()}\"," +
-                $"\"requests\":{requestsServed()},\"started\":\"{_started:yyyy-MM-ddTHH:mm:ssZ}\"}}\n");
+                $"\"requests\":{requestsServed() + 1},\"started\":\"{_started:yyyy-MM-ddTHH:mm:ssZ}\"}}\n");
         }
         else
         {

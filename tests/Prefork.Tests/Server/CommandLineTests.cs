@@ -1,5 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
+using System.Reflection;
+using CommandLine;
+using Prefork.Master;
 using Xunit.Abstractions;
 
 namespace Prefork.Tests.Server;
@@ -18,18 +19,65 @@ public class CommandLineTests(ITestOutputHelper output)
     [InlineData(2, "--worker-class", "banana")]
     public async Task Bad_flag_exits_with_one_error_line(int expectedExitCode, params string[] args)
     {
-        await AssertOneErrorLineAsync(args, expectedExitCode);
+        await AssertOneErrorLineAsync(args, expectedExitCode, output);
     }
 
-    [Fact]
-    public async Task Port_already_in_use_exits_1_with_one_error_line()
+    /// <summary>Every flag that takes a value, as the parser reads them from <see cref="Options"/>.</summary>
+    private static IEnumerable<(string Name, Type Type)> ValueFlags() => typeof(Options).GetProperties()
+        .Select(p => (p.GetCustomAttribute<OptionAttribute>()?.LongName, p.PropertyType))
+        .Where(f => f.LongName != null && f.PropertyType != typeof(bool))
+        .Select(f => ("--" + f.LongName, f.PropertyType));
+
+    /// <summary>
+    /// Command lines the parser alone lets through (the server started with defaults), each with its error:
+    /// every flag that takes a value, without it; every numeric flag with a word for a number.
+    /// </summary>
+    public static IEnumerable<object[]> Refused()
     {
-        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        taken.Listen(1);
-        int port = ((IPEndPoint)taken.LocalEndPoint!).Port;
-        var lines = await AssertOneErrorLineAsync(["--bind", $"127.0.0.1:{port}", "--workers", "1"], 1);
-        Assert.Contains("in use", lines[0]);
+        foreach (var (flag, type) in ValueFlags())
+        {
+            yield return [$"option '{flag}' needs a value", new[] { flag }];
+            yield return [$"option '{flag}' needs a value", new[] { flag, "--log-level", "info" }];
+            var number = Nullable.GetUnderlyingType(type) ?? type;
+            if (number == typeof(int) || number == typeof(long))
+                yield return [$"option '{flag}' needs a whole number (got 'abc')", new[] { flag, "abc" }];
+        }
+        yield return ["option '--workers' needs a value", new[] { "-w" }];
+        yield return ["option '--workers' needs a value", new[] { "--workers=" }];
+        yield return ["option '--timeout' needs a whole number (got 'x')", new[] { "-tx" }];
+        yield return ["option '--workers' has a value out of range (got '99999999999')", new[] { "--workers", "99999999999" }];
+        yield return ["unexpected argument 'foo'", new[] { "foo" }];
+        yield return ["unexpected argument 'foo'", new[] { "--workers", "2", "foo" }];
+        yield return ["unexpected argument '127.0.0.1:0'", new[] { "--bind", "127.0.0.1:0", "127.0.0.1:0" }];
+        yield return ["unexpected argument 'true'", new[] { "--reuse-port", "true" }];
+        yield return ["option '--reuse-port' takes no value (got 'yes')", new[] { "--reuse-port=yes" }];
+        yield return ["unknown option '--nope'", new[] { "--nope", "1" }];
+    }
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public void A_missing_value_a_stray_word_or_a_bad_number_is_refused(string expected, string[] args) =>
+        Assert.Equal(expected, CommandLineCheck.FirstProblem(args));
+
+    [Theory]
+    [InlineData("-w4", "-ksync", "-t", "5", "-b", "127.0.0.1:0")]
+    [InlineData("--workers=4", "--bind", "127.0.0.1:0", "--bind", "[::1]:0", "--status", "--reuse-port")]
+    [InlineData("--access-log", "-", "--keep-alive", "-1", "--limit-request-body", "+10", "--root-prefix", "/static")]
+    public void Good_command_lines_pass(params string[] args) => Assert.Null(CommandLineCheck.FirstProblem(args));
+
+    /// <summary>The same, from the master itself: one line on stderr, exit 2, no worker started.</summary>
+    [Theory]
+    [InlineData("option '--workers' needs a value", "--workers")]
+    [InlineData("option '--pid' needs a value", "--pid", "--workers", "1")]
+    [InlineData("option '--workers' needs a whole number (got 'abc')", "--workers", "abc")]
+    [InlineData("option '--limit-request-body' needs a whole number (got '1e6')", "--limit-request-body", "1e6")]
+    [InlineData("unexpected argument 'foo'", "foo")]
+    [InlineData("unexpected argument '127.0.0.1:0'", "--bind", "127.0.0.1:0", "127.0.0.1:0")]
+    [InlineData("is a file, not a directory", "--root", "Prefork.Master.dll")]
+    public async Task The_master_refuses_them_with_one_line(string expected, params string[] args)
+    {
+        var lines = await AssertOneErrorLineAsync(args, 2, output);
+        Assert.Contains(expected, lines[0]);
     }
 
     [Theory]
@@ -47,9 +95,17 @@ public class CommandLineTests(ITestOutputHelper output)
         Assert.Contains(master.StdoutLines, l => l.Contains(expectedInStdout, StringComparison.Ordinal));
         Assert.DoesNotContain(master.Lines, l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Empty(master.AllWorkerPids);
+        if (flag == "--help") AssertUsageNamesTheProgram(master.StdoutLines);
     }
 
-    private async Task<IReadOnlyList<string>> AssertOneErrorLineAsync(string[] args, int expectedExitCode)
+    /// <summary>The built or published program is not run by "dotnet run": its usage line says its own name first.</summary>
+    internal static void AssertUsageNamesTheProgram(IReadOnlyList<string> stdout)
+    {
+        var usage = Assert.Single(stdout, l => l.StartsWith("Usage:", StringComparison.Ordinal));
+        Assert.StartsWith("Usage: Prefork.Master [options]", usage);
+    }
+
+    internal static async Task<IReadOnlyList<string>> AssertOneErrorLineAsync(string[] args, int expectedExitCode, ITestOutputHelper output)
     {
         await using var master = await MasterProcess.StartAsync(args, output);
         int code = await master.WaitForExitAsync(ExitTimeout);

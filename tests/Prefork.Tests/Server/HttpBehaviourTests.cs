@@ -183,6 +183,21 @@ public class HttpBehaviourTests(SingleWorkerServer server, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task Options_asterisk_names_the_methods_the_server_takes()
+    {
+        // RFC 9110 §9.3.7: "OPTIONS *" asks about the server, not a resource; keep-alive goes on after it.
+        await using var c = await RawHttpConnection.ConnectAsync(Port);
+        await c.SendAsync("OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        var r = await c.ReadResponseAsync();
+        Assert.Equal(200, r.Status);
+        Assert.Equal("GET, HEAD, POST, OPTIONS", r.Header("Allow"));
+        Assert.Equal("0", r.Header("Content-Length"));
+        AssertStandardHeaders(r);
+        await c.SendAsync("GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.Equal("Hello, World!", (await c.ReadResponseAsync()).BodyText);
+    }
+
+    [Fact]
     public async Task Tutorial_telnet_session_typed_in_three_writes()
     {
         await using var c = await RawHttpConnection.ConnectAsync(Port);

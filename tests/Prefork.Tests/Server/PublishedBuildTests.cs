@@ -85,7 +85,8 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
                 "--graceful-timeout", "4", "--limit-request-line", "200", "--limit-request-fields", "20",
                 "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
                 "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
-                "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0");
+                "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0",
+                "--reuse-port");
             await master.WaitForReadyAsync(1, Bound);
             Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
             Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
@@ -109,15 +110,18 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
     }
 
     [Theory]
-    [InlineData("--workers", "many")]
-    [InlineData("--no-such-flag")]
-    [InlineData("--app", "/etc/hostname")]
-    public async Task A_bad_command_line_gets_one_error_line_and_exit_2(params string[] args)
+    [InlineData("'many'", "--workers", "many")]
+    [InlineData("--no-such-flag", "--no-such-flag")]
+    [InlineData("--app", "--app", "/etc/hostname")]
+    [InlineData("option '--workers' needs a value", "--workers")]
+    [InlineData("unexpected argument 'stray'", "--workers", "2", "stray")]
+    public async Task A_bad_command_line_gets_one_error_line_and_exit_2(string expected, params string[] args)
     {
         await using var master = await StartAsync(args);
         Assert.Equal(2, await master.WaitForExitAsync(Bound));
         var lines = master.Lines.Where(l => l.Length > 0).ToList();
         Assert.True(lines.Count == 1 && lines[0].StartsWith("error:", StringComparison.Ordinal), string.Join("\n", lines));
+        Assert.Contains(expected, lines[0]);
         Assert.Empty(master.AllWorkerPids);
     }
 
@@ -132,5 +136,6 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
         await using var help = await StartAsync("--help");
         Assert.Equal(0, await help.WaitForExitAsync(Bound));
         Assert.Contains(help.StdoutLines, l => l.Contains("--max-requests-jitter", StringComparison.Ordinal));
+        CommandLineTests.AssertUsageNamesTheProgram(help.StdoutLines);
     }
 }
