@@ -12,7 +12,6 @@ namespace Prefork.Master;
 public sealed class Arbiter
 {
     private const int MaxBootFailures = 5;
-    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
     // USR1 and USR2 have no PosixSignal name; Linux numbers work with PosixSignalRegistration.
     private const PosixSignal SIGUSR1 = (PosixSignal)Native.SIGUSR1, SIGUSR2 = (PosixSignal)Native.SIGUSR2;
     private const PosixSignal SIGWINCH = PosixSignal.SIGWINCH;
@@ -56,12 +55,11 @@ public sealed class Arbiter
             }
             .Select(s => PosixSignalRegistration.Create(s, c => { c.Cancel = true; _events.Writer.TryWrite(new SignalReceived(c.Signal)); }))
             .ToList();
-        using var ticker = new Timer(_ => _events.Writer.TryWrite(Tick.Instance), null, TickInterval, TickInterval);
 
         ManageWorkers();
-        await foreach (var e in _events.Reader.ReadAllAsync())
+        while (!(_stopping && _workers.Count == 0))
         {
-            switch (e)
+            switch (await NextEventAsync())
             {
                 case SignalReceived s: HandleSignal(s.Signal); break;
                 case WorkerMessage m: HandleMessage(m.Worker, m.Line); break;
@@ -70,7 +68,6 @@ public sealed class Arbiter
             }
             MurderWorkers();
             ManageWorkers();
-            if (_stopping && _workers.Count == 0) break;
         }
 
         signals.ForEach(s => s.Dispose());
@@ -78,45 +75,99 @@ public sealed class Arbiter
         return _exitCode;
     }
 
+    /// <summary>
+    /// The next event, or null once the nearest deadline has come (unicorn's next_sleep): the loop sleeps until
+    /// something happens or something is due, never on a fixed tick.
+    /// </summary>
+    private async ValueTask<ArbiterEvent?> NextEventAsync()
+    {
+        if (_events.Reader.TryRead(out var ready)) return ready;
+        long wait = NextDeadline() - Environment.TickCount64;
+        if (wait <= 0) return null;
+        using var due = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Min(wait, int.MaxValue)));
+        try
+        {
+            if (await _events.Reader.WaitToReadAsync(due.Token) && _events.Reader.TryRead(out var e)) return e;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return null;
+    }
+
+    /// <summary>When the loop must act even if nothing happens: a heartbeat missed, a graceful deadline, a spawn after back-off.</summary>
+    private long NextDeadline()
+    {
+        long next = long.MaxValue;
+        foreach (var worker in _workers.Values.Where(w => !w.Killed))
+        {
+            next = Math.Min(next, worker.LastHeartbeat + (long)_config.Timeout.TotalMilliseconds + 1);
+            if (worker.Stopping) next = Math.Min(next, worker.StopDeadline + 1);
+        }
+        if (!_stopping && Active.Count() < _target) next = Math.Min(next, _nextSpawnAt);
+        return next;
+    }
+
     private void HandleSignal(PosixSignal signal)
     {
         switch (signal)
         {
-            case PosixSignal.SIGINT when _stopping:
-                Log.Info("Handling signal: SIGINT again, stopping at once");
-                foreach (var worker in _workers.Values) worker.Kill();
-                break;
-            case PosixSignal.SIGTERM or PosixSignal.SIGINT or PosixSignal.SIGQUIT:
-                Log.Info($"Handling signal: {Name(signal)}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
-                Stop(0);
-                break;
-            case PosixSignal.SIGHUP:
-                HandleHup();
-                break;
-            case PosixSignal.SIGTTIN:
-                _target = Math.Min(Scoreboard.MaxSlots, _target + 1);
-                Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
-                break;
-            case PosixSignal.SIGTTOU:
-                _target = Math.Max(1, _target - 1);
-                Log.Info($"Handling signal: SIGTTOU, workers: {_target}");
-                break;
-            case SIGUSR1:
-                Log.Info("Handling signal: SIGUSR1, reopening log files");
-                Log.Reopen();
-                foreach (var worker in _workers.Values) worker.Send(ControlChannel.Reopen);
-                break;
-            case SIGWINCH:
-                foreach (var line in StatusTable.Lines(Metrics.Status())) Log.Info($"Status: {line}");
-                break;
-            case SIGUSR2 when _stopping:
-                Log.Info("Handling signal: SIGUSR2 ignored: the server is stopping");
-                break;
-            case SIGUSR2:
-                Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
-                _upgrade.Start();
-                break;
+            case PosixSignal.SIGINT when _stopping: HandleSecondInt(); break;
+            case PosixSignal.SIGTERM or PosixSignal.SIGINT or PosixSignal.SIGQUIT: HandleTerm(signal); break;
+            case PosixSignal.SIGHUP: HandleHup(); break;
+            case PosixSignal.SIGTTIN: HandleTtin(); break;
+            case PosixSignal.SIGTTOU: HandleTtou(); break;
+            case SIGUSR1: HandleUsr1(); break;
+            case SIGUSR2: HandleUsr2(); break;
+            case SIGWINCH: HandleWinch(); break;
         }
+    }
+
+    private void HandleTerm(PosixSignal signal)
+    {
+        Log.Info($"Handling signal: {Name(signal)}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
+        Stop(0);
+    }
+
+    private void HandleSecondInt()
+    {
+        Log.Info("Handling signal: SIGINT again, stopping at once");
+        foreach (var worker in _workers.Values) worker.Kill();
+    }
+
+    private void HandleTtin()
+    {
+        _target = Math.Min(Scoreboard.MaxSlots, _target + 1);
+        Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
+    }
+
+    private void HandleTtou()
+    {
+        _target = Math.Max(1, _target - 1);
+        Log.Info($"Handling signal: SIGTTOU, workers: {_target}");
+    }
+
+    private void HandleUsr1()
+    {
+        Log.Info("Handling signal: SIGUSR1, reopening log files");
+        Log.Reopen();
+        foreach (var worker in _workers.Values) worker.Send(ControlChannel.Reopen);
+    }
+
+    private void HandleUsr2()
+    {
+        if (_stopping)
+        {
+            Log.Info("Handling signal: SIGUSR2 ignored: the server is stopping");
+            return;
+        }
+        Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
+        _upgrade.Start();
+    }
+
+    private void HandleWinch()
+    {
+        foreach (var line in StatusTable.Lines(Metrics.Status())) Log.Info($"Status: {line}");
     }
 
     /// <summary>

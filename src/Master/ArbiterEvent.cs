@@ -13,9 +13,3 @@ public sealed record WorkerExited(WorkerProcess Worker, int ExitCode) : ArbiterE
 
 /// <summary>The new master started by a binary upgrade exited.</summary>
 public sealed record UpgradeExited(int ExitCode) : ArbiterEvent;
-
-/// <summary>Posted a few times a second so deadlines (boot back-off, graceful timeout) are noticed without another event.</summary>
-public sealed record Tick : ArbiterEvent
-{
-    public static readonly Tick Instance = new();
-}
