@@ -328,8 +328,10 @@ load_hey() {
 # way to end early). The signal goes to the main thread by its thread id (tgkill). A `kill -INT` to the
 # process, as this script once sent, lets the kernel hand the signal to any thread that does not block it:
 # about one run in 30 the load thread took it, its handler only set wrk's stop flag, and the main thread
-# slept out the whole --timeout cap (a run of 64 requests "took" 120 s). Requests still in flight at the
-# Nth response are dropped by wrk; the server may still answer them.
+# slept out the whole --timeout cap (a run of 64 requests "took" 120 s). A signal that came before the main
+# thread had started its sleep would do the same (never seen: the Nth response takes N round trips); such
+# a run ends at the cap, and check_run says so. Requests still in flight at the Nth response are dropped by
+# wrk; the server may still answer them.
 load_wrk() {
     local url="$1" out="$2" start rc=0
     cat >"$out/count.lua" <<'LUA'
