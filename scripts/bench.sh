@@ -4,9 +4,9 @@
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #
-# Installs wrk, nginx and clang (Debian packages; gunicorn too if it can), publishes Prefork as it is
-# deployed (dotnet publish: NativeAOT master and workers, README "Deploying") and builds the Kestrel peer
-# (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
+# Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
+# publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
+# and builds the Kestrel peer (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
 # --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive and with Connection: close. Then the
 # extra figures: idle RSS, time from a worker's SIGKILL to its replacement serving, spread of requests
 # over workers, 10,000 idle keep-alive connections on 2 workers. Prints one markdown report (medians of the
@@ -298,8 +298,9 @@ if [[ $GUNICORN -eq 1 ]]; then
     [[ -n "$GUNICORN_BIN" ]] || log "gunicorn is not available: left out"
 fi
 command -v dotnet >/dev/null || die "the .NET SDK ('dotnet') is needed"
-# NativeAOT links with clang (the SDK finds clang or clang-NN).
-compgen -c | grep -qE '^clang(-[0-9]+)?$' || apt_install clang || die "clang is needed to publish NativeAOT (apt-get install clang)"
+# NativeAOT links with a C compiler: the SDK takes `clang`, else `gcc`, from PATH. Install clang only when neither is there.
+command -v clang >/dev/null || command -v gcc >/dev/null || apt_install clang ||
+    die "a C compiler is needed to publish NativeAOT (apt-get install clang, or gcc)"
 
 # Raise the open-file limit for the 10,000 connections (inherited by every server and client started here).
 if ! ulimit -n 65536 2>/dev/null; then

@@ -44,7 +44,11 @@ Options:
   -h, --help         this help
 
 The script builds the Release binaries first if they are missing or older than the sources
-(needs the dotnet SDK). Every server it starts is stopped on exit (SIGTERM, then SIGKILL).
+(needs the dotnet SDK); PREFORK_MASTER=/path/to/Prefork.Master runs that build instead (e.g. a published
+one) and builds nothing. Every server it starts is stopped on exit (SIGTERM, then SIGKILL).
+
+A run that got fewer 200 answers than --requests, or that ran into the --timeout cap, is not a
+measurement: the script says so, and exits 1 after the table.
 EOF
 }
 
@@ -102,7 +106,7 @@ case "$DRIVER" in
 esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MASTER_BIN="$ROOT/src/Master/bin/Release/net10.0/Prefork.Master"
+MASTER_BIN="${PREFORK_MASTER:-$ROOT/src/Master/bin/Release/net10.0/Prefork.Master}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-load.XXXXXX")"
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,6 +183,10 @@ trap 'exit 143' TERM
 # Build and start
 # ---------------------------------------------------------------------------------------------------------
 build_if_needed() {
+    if [[ -n "${PREFORK_MASTER:-}" ]]; then
+        [[ -x "$MASTER_BIN" ]] || die "PREFORK_MASTER: '$MASTER_BIN' is not an executable file"
+        return 0
+    fi
     if [[ -x "$MASTER_BIN" && -x "$(dirname "$MASTER_BIN")/Prefork.Worker" ]] &&
         [[ -z "$(find "$ROOT/src" "$ROOT/Directory.Build.props" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) \
                  -not -path '*/obj/*' -not -path '*/bin/*' -newer "$MASTER_BIN" -print -quit)" ]]; then
@@ -315,12 +323,21 @@ load_hey() {
     echo "ok=$ok errors=$((REQUESTS - ok)) seconds=$seconds" >"$out/summary"
 }
 
-# wrk runs for a duration, not a count: this script counts responses in one thread and, at the Nth,
-# stops the thread and sends wrk SIGINT (its own way to end early). Requests still in flight then are
-# dropped by wrk; the server may still answer them.
+# wrk runs for a duration, not a count: this script counts responses in its one load thread and, at the
+# Nth, stops that thread and wakes wrk's main thread, which sleeps for the duration, with SIGINT (wrk's own
+# way to end early). The signal goes to the main thread by its thread id (tgkill). A `kill -INT` to the
+# process, as this script once sent, lets the kernel hand the signal to any thread that does not block it:
+# about one run in 30 the load thread took it, its handler only set wrk's stop flag, and the main thread
+# slept out the whole --timeout cap (a run of 64 requests "took" 120 s). A signal that came before the main
+# thread had started its sleep would do the same (never seen: the Nth response takes N round trips); such
+# a run ends at the cap, and check_run says so. Requests still in flight at the Nth response are dropped by
+# wrk; the server may still answer them.
 load_wrk() {
     local url="$1" out="$2" start rc=0
     cat >"$out/count.lua" <<'LUA'
+local ffi = require("ffi") -- wrk's Lua is LuaJIT
+ffi.cdef [[ int getpid(void); int tgkill(int tgid, int tid, int sig); ]]
+local SIGINT = 2
 local target = tonumber(os.getenv("LOAD_REQUESTS"))
 local seen, errors, pids = 0, 0, {}
 function response(status, headers, body)
@@ -333,8 +350,9 @@ function response(status, headers, body)
     for p, n in pairs(pids) do parts[#parts + 1] = p .. ":" .. n end
     pid_counts, status_errors = table.concat(parts, ","), errors
     wrk.thread:stop()
-    -- popen, not os.execute: system() would ignore SIGINT in wrk while kill runs.
-    io.popen("kill -INT $PPID"):close()
+    -- The main thread's id is the process id.
+    local main = ffi.C.getpid()
+    ffi.C.tgkill(main, main, SIGINT)
   end
 end
 local threads = {}
@@ -386,6 +404,37 @@ run_load() {
     mkdir -p "$out"
     echo "  load:   $REQUESTS x GET $url, $CONCURRENCY at a time, driver $DRIVER (cap ${LOAD_TIMEOUT}s)"
     "load_$DRIVER" "$url" "$out"
+    check_run "$out"
+}
+
+# A run is a measurement only if all the requests asked for were answered (200), within the cap: a short
+# run's time or a capped run's time is not the load's, and its row would lie. Such a run gets a line in
+# DIR/flag; the script prints its table anyway, then says which runs to distrust and exits 1.
+FLAGGED=0
+check_run() {
+    local dir="$1" ok seconds
+    ok="$(field "$dir" ok)" seconds="$(field "$dir" seconds)"
+    if [[ "${ok:-0}" -lt "$REQUESTS" ]]; then
+        echo "only ${ok:-0} of $REQUESTS requests were answered with 200" >>"$dir/flag"
+    fi
+    if awk -v s="${seconds:-0}" -v cap="$LOAD_TIMEOUT" 'BEGIN { exit !(s >= cap) }'; then
+        echo "it ran into the ${LOAD_TIMEOUT}s cap: ${seconds} s is the cap's time, not the load's" >>"$dir/flag"
+    fi
+    if [[ -s "$dir/flag" ]]; then
+        FLAGGED=1
+        sed 's/^/  NOT A MEASUREMENT: /' "$dir/flag"
+    fi
+}
+
+# After the table: the runs that are not measurements, and exit 1 if there is one.
+report_flags() { # report_flags LABEL DIR [LABEL DIR ...]
+    [[ $FLAGGED -eq 1 ]] || return 0
+    echo
+    while [[ $# -gt 0 ]]; do
+        [[ ! -s "$2/flag" ]] || sed "s/^/load.sh: '$1' is not a measurement: /" "$2/flag" >&2
+        shift 2
+    done
+    exit 1
 }
 
 # Per-worker counts from the workers' own words, for drivers that do not see bodies. Needs the server
@@ -458,6 +507,7 @@ if [[ -n "$URL" ]]; then
     run_load "$URL" "$WORK/url"
     print_table "that server" "$WORK/url"
     print_workers "that server" "$WORK/url"
+    report_flags "that server" "$WORK/url"
     exit 0
 fi
 
@@ -507,3 +557,4 @@ echo "which is why even p50 latency is high. $WORKERS sync workers answer $WORKE
 echo "(ideally ${sync_ideal}x). Async workers overlap the waits: while one request sleeps, the same worker serves"
 echo "others, so all $CONCURRENCY requests in flight proceed together: $(ratio "$s1" "$s3")x faster than 1 sync worker"
 echo "(ideally ${CONCURRENCY}x). More processes help a sync server; for waiting, not computing, async helps more."
+report_flags "${ARGS[@]}"

@@ -1,25 +1,24 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Prefork.Worker.Http;
 
 namespace TodoApi;
 
-public sealed record Todo(int Id, string Title, bool Done);
+public sealed record Todo(long Id, string Title, bool Done);
 
 /// <summary>What a client posts: the id is the server's to give.</summary>
 public sealed record NewTodo(string? Title, bool Done);
 
 /// <summary>
 /// A small JSON API on Prefork's app contract: GET /todos, POST /todos, GET and DELETE /todos/{id}.
-/// Each worker process keeps its own list (state every worker should see belongs in a database), and
-/// GET /boom fails on purpose, to show that an exception costs one request a 500 and nothing more.
+/// The list lives in a SQLite file (<see cref="TodoStore"/>) that every worker opens, so whichever worker
+/// answers sees the same todos. GET /boom fails on purpose, to show that an exception costs one request a 500
+/// and nothing more.
 /// </summary>
 public sealed class TodoApp : IHttpApp
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly ConcurrentDictionary<int, Todo> _todos = new();
-    private int _lastId;
+    private readonly TodoStore _store = new(TodoStore.PathFromEnvironment());
 
     public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
     {
@@ -29,7 +28,7 @@ public sealed class TodoApp : IHttpApp
             switch (request.Method)
             {
                 case Method.Get or Method.Head:
-                    Reply(response, 200, _todos.Values.OrderBy(t => t.Id));
+                    Reply(response, 200, await OffTheLoop(_store.All));
                     break;
                 case Method.Post:
                     await CreateAsync(request, response);
@@ -40,16 +39,16 @@ public sealed class TodoApp : IHttpApp
             }
         }
         else if (path.StartsWith("/todos/", StringComparison.Ordinal)
-                 && int.TryParse(path["/todos/".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+                 && long.TryParse(path["/todos/".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out long id))
         {
             switch (request.Method)
             {
                 case Method.Get or Method.Head:
-                    if (_todos.TryGetValue(id, out var todo)) Reply(response, 200, todo);
+                    if (await OffTheLoop(() => _store.Find(id)) is { } todo) Reply(response, 200, todo);
                     else Reply(response, 404, new { error = $"no todo {id}" });
                     break;
                 case Method.Delete:
-                    if (_todos.TryRemove(id, out _)) response.StatusCode = 204;
+                    if (await OffTheLoop(() => _store.Remove(id))) response.StatusCode = 204;
                     else Reply(response, 404, new { error = $"no todo {id}" });
                     break;
                 default:
@@ -84,11 +83,14 @@ public sealed class TodoApp : IHttpApp
             Reply(response, 400, new { error = "a todo needs a title" });
             return;
         }
-        var todo = new Todo(Interlocked.Increment(ref _lastId), posted.Title, posted.Done);
-        _todos[todo.Id] = todo;
+        var todo = await OffTheLoop(() => _store.Add(posted.Title, posted.Done));
         response.AddHeader("Location", $"/todos/{todo.Id}");
         Reply(response, 201, todo);
     }
+
+    // SQLite calls block (and may wait for another worker's write): off the worker's event loop, on the thread
+    // pool, so an async worker goes on serving its other connections meanwhile.
+    private static Task<T> OffTheLoop<T>(Func<T> query) => Task.Run(query);
 
     private static void Reply<T>(HttpResponse response, int status, T value)
     {

@@ -16,6 +16,10 @@ public sealed class SampleBuild : IDisposable
     public string Output { get; }
     public string Assembly => Path.Combine(Output, "TodoApi.dll");
 
+    /// <summary>A database file of its own for one server (TODOAPI_DB), so tests do not see each other's todos.</summary>
+    public Dictionary<string, string> NewDatabase() =>
+        new() { ["TODOAPI_DB"] = Path.Combine(Output, $"todos-{Guid.NewGuid():N}.db") };
+
     public void Dispose() => Directory.Delete(Output, recursive: true);
 }
 
@@ -29,7 +33,7 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     [Fact]
     public async Task The_sample_api_runs_in_the_real_server()
     {
-        await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly);
+        await using var server = await ContentServer.StartAsync(_sample.NewDatabase(), 1, "--app", _sample.Assembly);
         Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
 
         // "done": 1 is not a boolean: the app's own validation, reading BodyStream.
@@ -48,9 +52,37 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     }
 
     [Fact]
-    public async Task An_exception_costs_one_request_a_500_and_the_worker_goes_on()
+    public async Task Every_worker_sees_the_same_todos()
+    {
+        const int workers = 2, requests = 20;
+        await using var server = await ContentServer.StartAsync(_sample.NewDatabase(), workers,
+            "--app", _sample.Assembly, "--access-log", "-", "--access-log-format", "json");
+        Assert.Equal(201, (await PostAsync(server, "{\"title\":\"milk\"}")).Status);
+
+        // Each request on a fresh connection (Connection: close): idle workers take turns at accept(), so the
+        // requests go round all of them, and the access log says which worker answered each.
+        var found = await GetManyAsync(server, "/todos/1", requests);
+        Assert.Equal(Enumerable.Repeat(200, requests), found.Statuses);
+        Assert.Equal(workers, found.Pids.Count);
+
+        Assert.Equal(204, (await server.SendAsync("DELETE", "/todos/1")).Status);
+        var gone = await GetManyAsync(server, "/todos/1", requests);
+        Assert.Equal(Enumerable.Repeat(404, requests), gone.Statuses);
+        Assert.Equal(workers, gone.Pids.Count);
+    }
+
+    [Fact]
+    public async Task Without_TODOAPI_DB_the_list_lives_next_to_the_app()
     {
         await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly);
+        Assert.Equal(201, (await PostAsync(server, "{\"title\":\"milk\"}")).Status);
+        Assert.True(File.Exists(Path.Combine(_sample.Output, "todos.db")));
+    }
+
+    [Fact]
+    public async Task An_exception_costs_one_request_a_500_and_the_worker_goes_on()
+    {
+        await using var server = await ContentServer.StartAsync(_sample.NewDatabase(), 1, "--app", _sample.Assembly);
         var worker = server.WorkerPids[0];
         Assert.Equal(500, (await server.SendAsync("GET", "/boom")).Status);
         Assert.NotNull(await server.WaitForLineAsync(l => l.Contains("[ERROR] Error handling \"GET /boom HTTP/1.1\"") && l.Contains("fails on purpose"), TimeSpan.FromSeconds(10)));
@@ -62,7 +94,7 @@ public sealed class AppTests : IClassFixture<SampleBuild>
     public async Task Static_files_sit_in_front_of_the_users_app()
     {
         using var tree = new ContentTree();
-        await using var server = await ContentServer.StartAsync(1, "--app", _sample.Assembly, "--root", tree.Root, "--root-prefix", "/static");
+        await using var server = await ContentServer.StartAsync(_sample.NewDatabase(), 1, "--app", _sample.Assembly, "--root", tree.Root, "--root-prefix", "/static");
         Assert.Equal(ContentTree.Digits, (await server.SendAsync("GET", "/static/digits.txt")).Text);
         Assert.Equal("[]", (await server.SendAsync("GET", "/todos")).Text);
     }
@@ -82,6 +114,21 @@ public sealed class AppTests : IClassFixture<SampleBuild>
         await using var server = await ContentServer.LaunchAsync(["--bind", "127.0.0.1:0", "--app", "/no/such/App.dll"]);
         Assert.Equal(2, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal("error: --app: no such file '/no/such/App.dll'", server.Log.Trim());
+    }
+
+    /// <summary>GETs <paramref name="path"/> <paramref name="count"/> times; the statuses, and the pids that answered (from the access log).</summary>
+    private static async Task<(List<int> Statuses, HashSet<int> Pids)> GetManyAsync(ContentServer server, string path, int count)
+    {
+        int logged = server.StdoutLines.Count;
+        var statuses = new List<int>();
+        for (int i = 0; i < count; i++) statuses.Add((await server.SendAsync("GET", path)).Status);
+        // A worker logs a request once it has answered it: wait, bounded, for every line.
+        var waited = Stopwatch.StartNew();
+        while (server.StdoutLines.Count < logged + count && waited.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(20);
+        var pids = server.StdoutLines.Skip(logged).Select(line => JsonDocument.Parse(line).RootElement)
+            .Where(entry => entry.GetProperty("target").GetString() == path)
+            .Select(entry => entry.GetProperty("pid").GetInt32()).ToHashSet();
+        return (statuses, pids);
     }
 
     private static Task<RawResponse> PostAsync(ContentServer server, string json) =>

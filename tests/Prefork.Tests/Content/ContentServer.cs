@@ -19,10 +19,15 @@ public sealed class ContentServer : IAsyncDisposable
     public int Port => _master.Port;
     public IReadOnlyList<int> WorkerPids => _master.WorkerPids;
     public string Log => _master.Log;
+    public IReadOnlyList<string> StdoutLines => _master.StdoutLines;
 
     /// <summary>The master on 127.0.0.1:0 with the given flags, once every worker is ready.</summary>
-    public static async Task<ContentServer> StartAsync(int workers, params string[] flags) =>
-        new(await MasterProcess.StartReadyAsync(workers, flags));
+    public static Task<ContentServer> StartAsync(int workers, params string[] flags) =>
+        StartAsync(new Dictionary<string, string>(), workers, flags);
+
+    /// <summary>The same, with <paramref name="environment"/> added to the master's (and so to its workers').</summary>
+    public static async Task<ContentServer> StartAsync(IReadOnlyDictionary<string, string> environment, int workers, params string[] flags) =>
+        new(await MasterProcess.StartReadyAsync(workers, flags, environment: environment));
 
     /// <summary>Starts the master and returns without waiting for it: for runs that are meant to fail.</summary>
     public static async Task<ContentServer> LaunchAsync(IEnumerable<string> arguments)

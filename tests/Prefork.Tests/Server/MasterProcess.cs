@@ -63,10 +63,11 @@ public sealed partial class MasterProcess : IAsyncDisposable
     /// <summary>
     /// Starts a master. Unless the arguments hold a --bind, binds 127.0.0.1:0. <paramref name="program"/>
     /// runs something else that execs the master (a shell setting up descriptors); its arguments are then
-    /// passed as they are.
+    /// passed as they are. <paramref name="environment"/> is added to the master's, which its workers inherit.
     /// </summary>
     public static async Task<MasterProcess> StartAsync(IEnumerable<string> args, ITestOutputHelper? output = null,
-        string? directory = null, bool defaultBind = true, string? program = null)
+        string? directory = null, bool defaultBind = true, string? program = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         await Slots.WaitAsync();
         try
@@ -80,6 +81,7 @@ public sealed partial class MasterProcess : IAsyncDisposable
                 RedirectStandardInput = true,
                 WorkingDirectory = directory ?? AppContext.BaseDirectory,
             };
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
             var list = args.ToList();
             if (defaultBind && !list.Contains("--bind") && !list.Any(a => a.StartsWith("--bind=", StringComparison.Ordinal)))
             {
@@ -100,11 +102,11 @@ public sealed partial class MasterProcess : IAsyncDisposable
 
     /// <summary>Starts a master and waits until it listens and <paramref name="workers"/> workers said ready.</summary>
     public static async Task<MasterProcess> StartReadyAsync(int workers, IEnumerable<string>? extraArgs = null,
-        ITestOutputHelper? output = null)
+        ITestOutputHelper? output = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var args = new List<string> { "--workers", workers.ToString() };
         args.AddRange(extraArgs ?? []);
-        var master = await StartAsync(args, output);
+        var master = await StartAsync(args, output, environment: environment);
         try
         {
             await master.WaitForReadyAsync(workers);
