@@ -21,7 +21,7 @@ public sealed class SampleBuild : IAsyncLifetime
 }
 
 /// <summary>--app: the user's assembly in every worker, instead of the demo app.</summary>
-[Collection(DotnetCliBuilds.Name)]
+[Collection(BuildsFirst.SampleBuild)]
 public sealed class AppTests : IClassFixture<SampleBuild>
 {
     private readonly SampleBuild _sample;

@@ -34,7 +34,7 @@ public sealed class PublishedBuild : IAsyncLifetime
 /// trimmed command-line parser reads every flag, workers serve and are replaced, and --app, which needs a JIT,
 /// is refused up front.
 /// </summary>
-[Collection(DotnetCliBuilds.Name)]
+[Collection(BuildsFirst.Publish)]
 public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper output) : IClassFixture<PublishedBuild>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
