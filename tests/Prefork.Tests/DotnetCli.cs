@@ -7,8 +7,11 @@ public static class DotnetCli
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>Throws with the tool's own output when it fails or runs past <paramref name="bound"/>.</summary>
-    public static void Run(TimeSpan bound, params string[] args)
+    /// <summary>
+    /// Throws with the tool's own output when it fails or runs past <paramref name="bound"/>. Holds no thread
+    /// while the tool works, so the tests that need no build run alongside it.
+    /// </summary>
+    public static async Task RunAsync(TimeSpan bound, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
         foreach (var argument in args) info.ArgumentList.Add(argument);
@@ -16,12 +19,17 @@ public static class DotnetCli
         using var run = Process.Start(info)!;
         var output = run.StandardOutput.ReadToEndAsync();
         var errors = run.StandardError.ReadToEndAsync();
-        if (!run.WaitForExit(bound))
+        using var timeout = new CancellationTokenSource(bound);
+        try
+        {
+            await run.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
         {
             run.Kill(entireProcessTree: true);
             throw new TimeoutException($"{what} took more than {bound.TotalMinutes} minutes");
         }
-        if (run.ExitCode != 0) throw new InvalidOperationException($"{what} failed:\n{output.Result}\n{errors.Result}");
+        if (run.ExitCode != 0) throw new InvalidOperationException($"{what} failed:\n{await output}\n{await errors}");
     }
 
     private static string FindRepoRoot()

@@ -5,25 +5,27 @@ using System.Text.Json;
 namespace Prefork.Tests.Content;
 
 /// <summary>Builds samples/TodoApi once, outside the solution, the way a user would build their app.</summary>
-public sealed class SampleBuild : IDisposable
+public sealed class SampleBuild : IAsyncLifetime
 {
-    public SampleBuild()
-    {
-        Output = Directory.CreateTempSubdirectory("prefork-todoapi-").FullName;
-        DotnetCli.Run(TimeSpan.FromMinutes(3), "build", "samples/TodoApi", "-c", "Debug", "-o", Output, "--nologo", "-v", "quiet");
-    }
+    public Task InitializeAsync() =>
+        DotnetCli.RunAsync(TimeSpan.FromMinutes(3), "build", "samples/TodoApi", "-c", "Debug", "-o", Output, "--nologo", "-v", "quiet");
 
-    public string Output { get; }
+    public string Output { get; } = Directory.CreateTempSubdirectory("prefork-todoapi-").FullName;
     public string Assembly => Path.Combine(Output, "TodoApi.dll");
 
     /// <summary>A database file of its own for one server (TODOAPI_DB), so tests do not see each other's todos.</summary>
     public Dictionary<string, string> NewDatabase() =>
         new() { ["TODOAPI_DB"] = Path.Combine(Output, $"todos-{Guid.NewGuid():N}.db") };
 
-    public void Dispose() => Directory.Delete(Output, recursive: true);
+    public Task DisposeAsync()
+    {
+        Directory.Delete(Output, recursive: true);
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>--app: the user's assembly in every worker, instead of the demo app.</summary>
+[Collection(BuildsFirst.SampleBuild)]
 public sealed class AppTests : IClassFixture<SampleBuild>
 {
     private readonly SampleBuild _sample;

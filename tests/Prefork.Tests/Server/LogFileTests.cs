@@ -39,7 +39,10 @@ public partial class LogFileTests(ITestOutputHelper output)
             string pidPath = Path.Combine(dir.FullName, "p.pid"), access = Path.Combine(dir.FullName, "access.log"),
                 errors = Path.Combine(dir.FullName, "error.log");
             await using var master = await MasterProcess.StartAsync(
-                ["--workers", "2", "--pid", pidPath, "--access-log", access, "--error-log", errors], output);
+                ["--workers", "2", "--pid", pidPath, "--access-log", access, "--error-log", errors,
+                 // The probe connections below stay idle while a third worker boots, which on a loaded machine
+                 // can take longer than the default 5 s.
+                 "--keep-alive", "60"], output);
 
             // The log goes to the file, not to stderr: readiness is read from the file.
             var log = await WaitForFileAsync(errors, l => l.Count(MasterProcess.ReadyRegex().IsMatch) >= 2, Bound, "two ready workers");

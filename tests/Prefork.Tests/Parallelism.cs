@@ -1,0 +1,22 @@
+using Xunit.Abstractions;
+
+// Most tests here wait, not compute: for a worker to boot, a timeout to pass, a slow request to end. xunit's
+// default runs as many tests at once as there are cores (two on the reference machine), which leaves them
+// idle; twice that keeps them busy, with MasterProcess's slots bounding the masters alive at once.
+[assembly: CollectionBehavior(MaxParallelThreads = 4)]
+[assembly: TestCollectionOrderer("Prefork.Tests.BuildsFirst", "Prefork.Tests")]
+
+namespace Prefork.Tests;
+
+/// <summary>
+/// The collections of the test classes whose fixture runs the dotnet CLI, the longest single steps of a run
+/// (the publish first, the longer of the two). They start first, so the other tests run meanwhile rather
+/// than after them; the publish has an obj of its own (PublishedBuild), so the two do not share files.
+/// </summary>
+public sealed class BuildsFirst : ITestCollectionOrderer
+{
+    public const string Publish = "dotnet publish", SampleBuild = "dotnet build of a sample";
+
+    public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>
+        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild => 1, _ => 2 });
+}
