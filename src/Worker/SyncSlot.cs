@@ -8,11 +8,17 @@ namespace Prefork.Worker;
 /// clients wait on the event loop, many at a time, as behind an accept filter, and never keep the worker
 /// from the next whole request. The accept thread reserves the slot before it accepts, so the usual
 /// connection, whose head arrives with it, is served at once and the worker accepts nothing while busy.
+/// A connection that has sent nothing yet keeps the slot for a moment (<see cref="SilentGrace"/>): its
+/// request is usually a packet behind its handshake, and giving the slot up at once would let this worker
+/// accept the next connection too, while a sibling is idle.
 /// </summary>
 internal sealed class SyncSlot(object gate)
 {
+    public static readonly TimeSpan SilentGrace = TimeSpan.FromMilliseconds(100);
     private static readonly object Reserved = new();
     private object? _holder;
+    // When the holder began waiting for its first bytes; 0 while it is not.
+    private long _holderSilentSince;
     private readonly Queue<(object Who, TaskCompletionSource Turn)> _waiting = new();
 
     /// <summary>Nobody holds the slot or waits for it. Read under the gate.</summary>
@@ -21,9 +27,23 @@ internal sealed class SyncSlot(object gate)
     /// <summary>The accept thread's claim, made under the gate, for the connection it is about to accept.</summary>
     public bool TryReserve()
     {
-        if (!IsFree) return false;
+        bool silentTooLong = _holderSilentSince != 0 && _waiting.Count == 0
+            && Environment.TickCount64 - _holderSilentSince >= (long)SilentGrace.TotalMilliseconds;
+        if (!IsFree && !silentTooLong) return false;
+        // A holder that stayed silent past the grace goes back to waiting like any slow client: its whole
+        // head will queue for the slot.
         _holder = Reserved;
+        _holderSilentSince = 0;
         return true;
+    }
+
+    /// <summary>The holder waits for its first bytes: the slot is its own for <see cref="SilentGrace"/> more.</summary>
+    public void HolderSilent(object connection)
+    {
+        lock (gate)
+        {
+            if (_holder == connection && _holderSilentSince == 0) _holderSilentSince = Environment.TickCount64;
+        }
     }
 
     /// <summary>Hands the reservation to the connection just accepted.</summary>
@@ -42,7 +62,11 @@ internal sealed class SyncSlot(object gate)
     {
         lock (gate)
         {
-            if (_holder == connection) return default;
+            if (_holder == connection)
+            {
+                _holderSilentSince = 0;
+                return default;
+            }
             if (_holder == null && _waiting.Count == 0)
             {
                 _holder = connection;
@@ -65,6 +89,7 @@ internal sealed class SyncSlot(object gate)
         lock (gate)
         {
             if (_holder != connection) return;
+            _holderSilentSince = 0;
             if (_waiting.TryDequeue(out var waiter))
             {
                 _holder = waiter.Who;

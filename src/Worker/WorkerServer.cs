@@ -15,6 +15,7 @@ public sealed class WorkerServer : IConnectionHost
 {
     // How often a blocked accept, or a wait for room, wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
+    private const int SpinsBeforeWait = 35;
 
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
@@ -132,7 +133,11 @@ public sealed class WorkerServer : IConnectionHost
         if (_acceptStopped && _connections.IsEmpty) _drained.TrySetResult();
     }
 
-    public void WaitingForClient(HttpConnection connection) => _slot?.Leave(connection);
+    public void WaitingForClient(HttpConnection connection, bool sentNothing)
+    {
+        if (sentNothing) _slot?.HolderSilent(connection);
+        else _slot?.Leave(connection);
+    }
 
     public ValueTask AdmitAsync(HttpConnection connection) => _slot?.EnterAsync(connection) ?? default;
 
@@ -178,12 +183,17 @@ public sealed class WorkerServer : IConnectionHost
     /// </summary>
     private bool TakeRoom(int[] listenFds)
     {
+        // A sync worker's request is often done in microseconds: spin a little before sleeping on the gate, as
+        // SemaphoreSlim does, so the next accept does not pay a sleep and a wake-up.
+        var spinner = new SpinWait();
+        for (int i = 0; i < SpinsBeforeWait && _slot is { IsFree: false }; i++) spinner.SpinOnce(sleep1Threshold: -1);
         lock (_gate)
         {
             if (_connections.Count < Capacity && (_slot?.TryReserve() ?? true)) return true;
             if (_slot != null || _draining)
             {
-                if (!_draining) Monitor.Wait(_gate, AcceptPoll);
+                // A silent holder's grace ends without an event: look again when it may have.
+                if (!_draining) Monitor.Wait(_gate, _slot == null ? AcceptPoll : SyncSlot.SilentGrace);
                 return false;
             }
         }

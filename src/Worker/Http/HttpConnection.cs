@@ -150,7 +150,7 @@ public sealed partial class HttpConnection
                 var waiting = _start == _end ? Phase.Idle : Phase.ReadingHead;
                 var receiving = ReceiveAsync(waiting);
                 // Only a whole head holds a sync worker's slot: while this client is slow, another may run.
-                if (!receiving.IsCompleted) _host.WaitingForClient(this);
+                if (!receiving.IsCompleted) _host.WaitingForClient(this, sentNothing: waiting == Phase.Idle);
                 if (!await receiving)
                 {
                     if (waiting == Phase.ReadingHead && _timedOut) await RejectAsync(RejectReason.RequestTimeout);
@@ -316,7 +316,7 @@ public sealed partial class HttpConnection
         await FlushAsync();
         _socket.Shutdown(SocketShutdown.Send);
         if (!linger) return;
-        _host.WaitingForClient(this);
+        _host.WaitingForClient(this, sentNothing: false);
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {

@@ -15,8 +15,11 @@ public interface IConnectionHost
     /// <summary>Where each request and connection is counted; null where nothing counts (the master's metrics endpoint).</summary>
     WorkerMetrics? Metrics => null;
     void RequestServed();
-    /// <summary>The connection now waits on its client (for a head, or while it lingers): a sync worker's slot may go to another.</summary>
-    void WaitingForClient(HttpConnection connection) { }
+    /// <summary>
+    /// The connection now waits on its client (for a head, or while it lingers): a sync worker's slot may go to
+    /// another, at once, or, when the client has sent nothing yet, after a moment.
+    /// </summary>
+    void WaitingForClient(HttpConnection connection, bool sentNothing) { }
     /// <summary>Completes when the connection may run its request: at once, except in a sync worker whose slot is busy.</summary>
     ValueTask AdmitAsync(HttpConnection connection) => default;
     void Closed(HttpConnection connection);
