@@ -270,18 +270,8 @@ measure() {
 # ---------------------------------------------------------------------------------------------------------
 # Install and build
 # ---------------------------------------------------------------------------------------------------------
-APT_UPDATED=0
-apt_install() {
-    [[ $INSTALL -eq 1 ]] || return 1
-    command -v apt-get >/dev/null || return 1
-    if [[ $APT_UPDATED -eq 0 ]]; then
-        log "apt-get update"
-        timeout 300 apt-get update -qq >/dev/null 2>&1 || true
-        APT_UPDATED=1
-    fi
-    log "apt-get install $*"
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >"$WORK/apt.log" 2>&1
-}
+# shellcheck source=scripts/lib/apt.sh
+source "$ROOT/scripts/lib/apt.sh"
 
 command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"

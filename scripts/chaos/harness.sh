@@ -126,17 +126,8 @@ signal_loop() {
 # ---------------------------------------------------------------------------------------------------------
 # Tools and the build
 # ---------------------------------------------------------------------------------------------------------
-APT_UPDATED=0
-apt_install() {
-    [[ $INSTALL -eq 1 ]] && command -v apt-get >/dev/null || return 1
-    if [[ $APT_UPDATED -eq 0 ]]; then
-        log "apt-get update"
-        timeout 300 apt-get update -qq >/dev/null 2>&1 || true
-        APT_UPDATED=1
-    fi
-    log "apt-get install $*"
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >"$WORK/apt.log" 2>&1
-}
+# shellcheck source=scripts/lib/apt.sh
+source "$ROOT/scripts/lib/apt.sh"
 
 build() {
     if [[ -n "$BIN" ]]; then
@@ -149,7 +140,7 @@ build() {
         MASTER="$ROOT/src/Master/bin/Release/net10.0/Prefork.Master"
     else
         # NativeAOT links with clang or gcc.
-        compgen -c | grep -qE '^(clang(-[0-9]+)?|gcc)$' || apt_install clang || die "clang or gcc is needed to publish NativeAOT"
+        compgen -c | grep -qE '^(clang|gcc)$' || apt_install clang || die "clang or gcc is needed to publish NativeAOT"
         log "publishing NativeAOT (dotnet publish -c Release src/Master)"
         (cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) \
             >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; die "the publish failed (end of its log above)"; }
