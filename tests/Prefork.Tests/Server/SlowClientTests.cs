@@ -108,36 +108,39 @@ public class SlowClientTests(ShortTimeoutServer server, ITestOutputHelper output
         await using var c = await RawHttpConnection.ConnectAsync(Port);
         var batch = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 2000)));
         var clock = Stopwatch.StartNew();
+        long sent = 0;
         // Pipelined requests, never a read: the server's writes block once both socket buffers are full.
         var flood = Task.Run(async () =>
         {
-            long sent = 0;
             try
             {
                 while (clock.Elapsed < TimeSpan.FromSeconds(20))
                 {
                     await c.SendAsync(batch);
-                    sent += batch.Length;
+                    Interlocked.Add(ref sent, batch.Length);
                 }
             }
             catch (System.Net.Sockets.SocketException)
             {
                 // The server gave up on us and closed: what this test waits for.
-                return (Cut: true, Sent: sent);
+                return (Cut: true, Sent: Interlocked.Read(ref sent));
             }
             catch (OperationCanceledException)
             {
             }
-            return (Cut: false, Sent: sent);
+            return (Cut: false, Sent: Interlocked.Read(ref sent));
         });
 
-        // Meanwhile the same worker serves others.
-        await Task.Delay(300);
+        // Meanwhile, once the flood is under way, the same worker serves others.
+        var underWay = Stopwatch.StartNew();
+        while (Interlocked.Read(ref sent) < 2 * batch.Length && !flood.IsCompleted && underWay.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(10);
+        Assert.True(Interlocked.Read(ref sent) >= 2 * batch.Length, "the flood never got going");
         var other = await RawHttpConnection.GetAsync(Port, "/worker");
         Assert.Equal(pid, other.WorkerPid);
 
-        var (cut, sent) = await flood;
-        output.WriteLine($"sent {sent} bytes; cut off after {clock.ElapsedMilliseconds} ms");
+        var (cut, total) = await flood;
+        output.WriteLine($"sent {total} bytes; cut off after {clock.ElapsedMilliseconds} ms");
         Assert.True(cut, $"a client that never reads was still connected after {clock.Elapsed.TotalSeconds:0} s");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"cut off only after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(pid, (await RawHttpConnection.GetAsync(Port, "/worker")).WorkerPid);
