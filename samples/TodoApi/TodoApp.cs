@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Prefork.Worker.Http;
+using Prefork.App;
 
 namespace TodoApi;
 

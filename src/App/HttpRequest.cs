@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.App;
 
 /// <summary>The request as an application sees it. Strings are made only when asked for.</summary>
 public sealed class HttpRequest

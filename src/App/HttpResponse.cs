@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.App;
 
 /// <summary>
 /// The response an application fills in. A small body is buffered and sent with Content-Length in one write.

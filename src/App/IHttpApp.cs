@@ -1,4 +1,4 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.App;
 
 /// <summary>
 /// An application: it gets a request and fills in the response. The server owns the socket, the framing

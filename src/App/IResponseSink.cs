@@ -1,4 +1,4 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.App;
 
 /// <summary>Where a streamed response body goes: the connection that owns the socket.</summary>
 internal interface IResponseSink

@@ -2,10 +2,10 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.App;
 
 /// <summary>A growable byte buffer rented from the shared pool; cleared, not freed, between requests.</summary>
-public sealed class OutputBuffer : IDisposable
+internal sealed class OutputBuffer : IDisposable
 {
     private byte[] _buffer;
 

@@ -1,15 +1,13 @@
-namespace Prefork.Worker.Http;
-
-public enum Method { Other, Get, Head, Post, Put, Delete, Options, Trace, Patch, Connect }
+namespace Prefork.App;
 
 /// <summary>A span of bytes in <see cref="RequestHead.Bytes"/>.</summary>
-public readonly record struct Segment(int Start, int Length);
+internal readonly record struct Segment(int Start, int Length);
 
 /// <summary>
 /// What the parser found in a request head: offsets into the head's bytes, plus the framing facts the
 /// connection needs. One instance per connection, reset for each request, so parsing allocates nothing.
 /// </summary>
-public sealed class RequestHead
+internal sealed class RequestHead
 {
     private Segment[] _names = new Segment[16];
     private Segment[] _values = new Segment[16];

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
+using Prefork.Control;
 
 namespace Prefork.Master;
 

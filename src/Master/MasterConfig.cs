@@ -1,3 +1,6 @@
+using Prefork.Control;
+using Prefork.Http;
+
 namespace Prefork.Master;
 
 /// <summary>Validated settings: the command line turned into what the master and its workers run with.</summary>

@@ -1,24 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
-using Prefork.Worker;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 
 namespace Prefork.Master;
-
-/// <summary>
-/// Starts the <see cref="MetricsEndpoint"/> without naming it to the caller: its type pulls in the worker's
-/// assembly (HttpConnection), which the master then loads only when --metrics-bind is on. Without it, a
-/// broken worker build on disk fails the workers at boot, as it should, not the master at start.
-/// </summary>
-public static class MetricsServer
-{
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    public static (IDisposable Server, string Url) Start(BindAddress bind, MetricsRegistry registry)
-    {
-        var endpoint = MetricsEndpoint.Start(bind, registry);
-        return (endpoint, endpoint.Url);
-    }
-}
 
 /// <summary>
 /// --metrics-bind: the master's own small HTTP listener for /metrics (Prometheus text) and /status (the
@@ -118,7 +103,6 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
     public TimeSpan KeepAlive => TimeSpan.FromSeconds(5);
     public TimeSpan RequestTimeout => TimeSpan.FromSeconds(10);
     public bool KeepAliveAllowed => true;
-    public AccessLog? AccessLog => null;
     public void RequestServed() { }
     public void Closed(HttpConnection connection) => _connections.TryRemove(connection, out _);
 

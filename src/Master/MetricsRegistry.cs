@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Prefork.Control;
 
 namespace Prefork.Master;
 

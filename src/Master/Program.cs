@@ -1,6 +1,7 @@
 using CommandLine;
 using CommandLine.Text;
 using Prefork;
+using Prefork.Control;
 using Prefork.Master;
 
 // Exit codes: 0 after a clean stop, 1 when the server cannot start, 2 for a bad command line,
@@ -53,8 +54,7 @@ if (parsed.Value.Status) return await StatusClient.RunAsync(config.MetricsBind!)
 Listeners listeners;
 PidFile? pidFile = config.PidFile != null ? new PidFile(config.PidFile) : null;
 using var metrics = new MetricsRegistry();
-IDisposable? metricsEndpoint = null;
-string? metricsUrl = null;
+MetricsEndpoint? metricsEndpoint = null;
 try
 {
     // --access-log -: workers get a dup of our stdout and write to it themselves (see WorkerSettings.AccessLogFd).
@@ -63,7 +63,7 @@ try
     PrepareLogFiles(config.WorkerTemplate);
     listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
     config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd } };
-    if (config.MetricsBind != null) (metricsEndpoint, metricsUrl) = MetricsServer.Start(config.MetricsBind, metrics);
+    if (config.MetricsBind != null) metricsEndpoint = MetricsEndpoint.Start(config.MetricsBind, metrics);
     pidFile?.Write();
 }
 catch (Exception e) when (e is ListenException or IOException or UnauthorizedAccessException)
@@ -77,7 +77,7 @@ using (listeners)
 {
     Log.Info($"Starting prefork {typeof(Options).Assembly.GetName().Version?.ToString(3)}");
     foreach (var url in listeners.Urls) Log.Info($"Listening at: {url} (master pid {Environment.ProcessId})");
-    if (metricsUrl != null) Log.Info($"Metrics at: {metricsUrl}");
+    if (metricsEndpoint != null) Log.Info($"Metrics at: {metricsEndpoint.Url}");
     Log.Info($"Using worker class: {config.WorkerTemplate.Class.ToString().ToLowerInvariant()}");
     try
     {

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Control;
 
 namespace Prefork.Worker;
 

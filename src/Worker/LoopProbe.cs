@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Prefork.Worker.Http;
+using Prefork.Http.Loop;
 
 namespace Prefork.Worker;
 

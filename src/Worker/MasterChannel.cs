@@ -1,3 +1,5 @@
+using Prefork.Control;
+
 namespace Prefork.Worker;
 
 /// <summary>

@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
 using Prefork;
+using Prefork.App;
+using Prefork.Control;
+using Prefork.Http;
 using Prefork.Worker;
 using Prefork.Worker.Apps;
-using Prefork.Worker.Http;
 using Prefork.Worker.Static;
 
 // A worker is started by the master, never by hand: it inherits the listening sockets and its settings.
@@ -65,7 +67,7 @@ catch (Exception e)
     Log.Critical($"Worker cannot boot: {e.Message}");
     return ControlChannel.BootErrorExitCode;
 }
-server = new WorkerServer(settings, app, accessLog) { Metrics = metrics };
+server = new WorkerServer(settings, app) { Traffic = new WorkerTraffic(metrics, accessLog) };
 _ = server.Retire.ContinueWith(_ =>
 {
     channel.Send(ControlChannel.Retiring);

@@ -1,4 +1,4 @@
-using Prefork.Worker.Http;
+using Prefork.Http.Loop;
 
 namespace Prefork.Worker;
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Control;
+using Prefork.Http;
 
 namespace Prefork.Worker;
 

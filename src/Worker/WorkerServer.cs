@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Control;
+using Prefork.Http;
+using Prefork.Http.Loop;
 
 namespace Prefork.Worker;
 
@@ -33,11 +36,10 @@ public sealed class WorkerServer : IConnectionHost
     private bool _takeBacklog;
     private long _drainDeadline;
 
-    public WorkerServer(WorkerSettings settings, IHttpApp app, AccessLog? accessLog)
+    public WorkerServer(WorkerSettings settings, IHttpApp app)
     {
         _settings = settings;
         App = app;
-        AccessLog = accessLog;
         _slot = settings.Class == WorkerClass.Sync ? new SyncSlot(_gate) : null;
         _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
             : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
@@ -46,8 +48,7 @@ public sealed class WorkerServer : IConnectionHost
     }
 
     public IHttpApp App { get; }
-    public AccessLog? AccessLog { get; }
-    public WorkerMetrics? Metrics { get; init; }
+    public ITrafficObserver? Traffic { get; init; }
     public HttpLimits Limits => _settings.Limits;
     public TimeSpan KeepAlive => _settings.KeepAlive;
     public TimeSpan RequestTimeout => _settings.RequestTimeout;

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
-using Prefork.Worker.Http;
+using Prefork.App;
 
 namespace Prefork.Worker.Apps;
 

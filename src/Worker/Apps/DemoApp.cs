@@ -1,5 +1,6 @@
 using System.Globalization;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Control;
 
 namespace Prefork.Worker.Apps;
 

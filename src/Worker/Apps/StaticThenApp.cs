@@ -1,4 +1,4 @@
-using Prefork.Worker.Http;
+using Prefork.App;
 using Prefork.Worker.Static;
 
 namespace Prefork.Worker.Apps;

@@ -1,4 +1,4 @@
-using Prefork.Worker.Http;
+using Prefork.App;
 
 namespace Prefork.Worker.Static;
 

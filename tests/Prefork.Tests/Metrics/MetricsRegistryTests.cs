@@ -1,6 +1,7 @@
+using Prefork.App;
+using Prefork.Control;
 using Prefork.Master;
 using Prefork.Worker;
-using Prefork.Worker.Http;
 
 namespace Prefork.Tests.Metrics;
 

@@ -1,5 +1,6 @@
+using Prefork.App;
+using Prefork.Control;
 using Prefork.Master;
-using Prefork.Worker.Http;
 
 namespace Prefork.Tests.Metrics;
 

@@ -1,5 +1,6 @@
 using System.Text;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 
 namespace Prefork.Tests.Parsing;
 
@@ -135,7 +136,7 @@ public class ChunkedDecoderTests
     /// Feeds the decoder like the connection: everything arrived and not yet consumed, again after each Data,
     /// and more bytes after NeedMore. Checks each call's answer stays inside what it was given.
     /// </summary>
-    public static (ChunkStatus Status, byte[] Body, int Used) Run(byte[] input, int[] ends)
+    internal static (ChunkStatus Status, byte[] Body, int Used) Run(byte[] input, int[] ends)
     {
         var decoder = new ChunkedDecoder();
         var body = new List<byte>();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 
 namespace Prefork.Tests.Parsing;
 
@@ -18,7 +19,7 @@ namespace Prefork.Tests.Parsing;
 /// ends in CRLF, whatever the file's own line ends are. Escapes give exact bytes: \r \n \t \0 \\ \xHH, and a
 /// single backslash at the end of a line means "no CRLF here" (so "Host: a\n\" is a bare LF line end).
 /// </summary>
-public sealed class CorpusCase
+internal sealed class CorpusCase
 {
     public required string Name { get; init; }
     public required byte[] Input { get; init; }

@@ -1,5 +1,6 @@
 using System.Text;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 
 namespace Prefork.Tests.Parsing;
 

@@ -1,9 +1,10 @@
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 
 namespace Prefork.Tests.Parsing;
 
 /// <summary>Ways to cut an input into the pieces a socket might deliver, and a connection-like feeding loop.</summary>
-public static class Feeding
+internal static class Feeding
 {
     /// <summary>End offsets of each piece (the last is always input.Length).</summary>
     public static IEnumerable<(string Name, int[] Ends)> Chunkings(byte[] input, int seed, int randomSplits = 5)

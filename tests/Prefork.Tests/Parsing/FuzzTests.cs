@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using Prefork.Worker.Http;
+using Prefork.App;
+using Prefork.Http;
 using Xunit.Abstractions;
 
 namespace Prefork.Tests.Parsing;

@@ -1,4 +1,5 @@
 using CommandLine;
+using Prefork.Control;
 using Prefork.Master;
 
 namespace Prefork.Tests.Server;

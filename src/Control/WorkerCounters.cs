@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Prefork.App;
+using Prefork.Http;
 
-namespace Prefork;
+namespace Prefork.Control;
 
 /// <summary>
 /// One worker's cumulative counts since it started, as it reports them to the master once a second on the
@@ -11,13 +13,13 @@ namespace Prefork;
 /// </summary>
 public sealed class WorkerCounters
 {
-    /// <summary>Method labels, indexed like Prefork.Worker.Http.Method (Other first). A test checks they match.</summary>
+    /// <summary>Method labels, indexed like Prefork.App.Method (Other first). A test checks they match.</summary>
     public static readonly string[] Methods = ["OTHER", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT"];
 
     public static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
     /// <summary>Labels of <see cref="ClientError"/>, in its order.</summary>
-    public static readonly string[] ClientErrorKinds = ["reset", "broken_pipe", "timeout", "other"];
+    public static readonly string[] ClientErrorKinds = ClientErrorLabels.All;
 
     /// <summary>Upper bounds in seconds of the request-duration histogram's buckets; one more bucket is +Inf.</summary>
     public static readonly double[] DurationBounds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -93,6 +95,3 @@ public sealed class WorkerCounters
         OpenConnections += other.OpenConnections;
     }
 }
-
-/// <summary>How a client's side ended its connection badly; counted, and logged at debug only.</summary>
-public enum ClientError { Reset, BrokenPipe, Timeout, Other }

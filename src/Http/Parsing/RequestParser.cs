@@ -1,8 +1,10 @@
-namespace Prefork.Worker.Http;
+using Prefork.App;
 
-public enum ParseStatus { Incomplete, Complete, Rejected }
+namespace Prefork.Http;
 
-public readonly record struct ParseResult(ParseStatus Status, int Consumed, RejectReason Reason)
+internal enum ParseStatus { Incomplete, Complete, Rejected }
+
+internal readonly record struct ParseResult(ParseStatus Status, int Consumed, RejectReason Reason)
 {
     public static ParseResult Incomplete => new(ParseStatus.Incomplete, 0, RejectReason.None);
     public static ParseResult Reject(RejectReason reason) => new(ParseStatus.Rejected, 0, reason);
@@ -14,7 +16,7 @@ public readonly record struct ParseResult(ParseStatus Status, int Consumed, Reje
 /// arrives a byte at a time is parsed the same as one that arrives whole; limits are checked on what has
 /// arrived, so an over-long line is refused before it ends.
 /// </summary>
-public static class RequestParser
+internal static class RequestParser
 {
     private const byte CR = (byte)'\r', LF = (byte)'\n', SP = (byte)' ', HTAB = (byte)'\t';
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Prefork;
+namespace Prefork.Control;
 
 /// <summary>
 /// Apache's scoreboard: a small table in memory shared by the master and every worker, one slot per worker

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>
 /// The "Date: ...\r\n" line (RFC 9110 §6.6.1), encoded once a second instead of once a response.

@@ -1,4 +1,4 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>
 /// A read or write on a client's socket failed (ECONNRESET, EPIPE after a shutdown, ...): the client is gone.

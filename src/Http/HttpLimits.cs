@@ -1,4 +1,4 @@
-namespace Prefork;
+namespace Prefork.Http;
 
 /// <summary>
 /// Limits on what a client may send, one object with named fields (Kestrel's KestrelServerLimits, gunicorn's

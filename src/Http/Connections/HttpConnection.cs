@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Prefork.App;
+using Prefork.Http.Loop;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>
 /// One client connection, read top to bottom: read a head, read its body, run the app, write the response,
@@ -17,6 +19,7 @@ public sealed partial class HttpConnection
     private readonly Socket _socket;
     private readonly LoopSocket _io;
     private readonly IConnectionHost _host;
+    private readonly ITrafficObserver? _traffic;
     private readonly HttpLimits _limits;
     private readonly RequestHead _head = new();
     private readonly HttpRequest _request;
@@ -28,8 +31,7 @@ public sealed partial class HttpConnection
     private int _start, _end;
     private string? _remoteAddress;
 
-    // Timeouts are kept by the worker's one-second sweep (Kestrel's heartbeat), not a timer or a
-    // cancellation registration per read.
+    // The clock: see HttpConnection.Deadlines.cs.
     private volatile Phase _phase;
     private long _deadline = long.MaxValue;
     private volatile bool _timedOut;
@@ -42,6 +44,7 @@ public sealed partial class HttpConnection
         _socket = socket;
         _io = new LoopSocket(socket, EventLoop.Shared);
         _host = host;
+        _traffic = host.Traffic;
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
         _request = new HttpRequest(_head);
@@ -50,7 +53,8 @@ public sealed partial class HttpConnection
 
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
 
-    private string RemoteAddress => _remoteAddress ??= (_socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address.ToString() ?? "-";
+    /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
+    public string RemoteAddress => _remoteAddress ??= (_socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address.ToString() ?? "-";
 
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
@@ -63,7 +67,7 @@ public sealed partial class HttpConnection
 
     public async Task RunAsync()
     {
-        _host.Metrics?.ConnectionOpened();
+        _traffic?.ConnectionOpened();
         try
         {
             _io.Open();
@@ -87,55 +91,8 @@ public sealed partial class HttpConnection
             _requestBody.Dispose();
             _responseBody.Dispose();
             ArrayPool<byte>.Shared.Return(_input);
-            _host.Metrics?.ConnectionClosed();
+            _traffic?.ConnectionClosed();
             _host.Closed(this);
-        }
-    }
-
-    /// <summary>
-    /// Called by the worker's sweep once a second. A read past its deadline is ended by shutting down our
-    /// receiving side (the pending read returns end of stream, and a 408 can still be sent); a write past its
-    /// deadline, to a client that does not read, is ended by shutting down both sides (the pending write
-    /// fails). The socket is closed only by the connection itself, never under one of its reads.
-    /// </summary>
-    /// <summary>
-    /// Closes a connection that is idle between requests, to make room for a waiting client (nginx closes idle
-    /// keep-alive connections the same way when it runs out of connections). Called on the event loop, so the
-    /// connection cannot be half-way into its next request.
-    /// </summary>
-    public void CloseIdle()
-    {
-        if (!IsIdle) return;
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Closed in the meantime.
-        }
-    }
-
-    public void CheckDeadline(long now)
-    {
-        var phase = _phase;
-        if (phase == Phase.Processing || now <= Interlocked.Read(ref _deadline)) return;
-        try
-        {
-            if (phase == Phase.Writing || _timedOut)
-            {
-                _timedOut = true;
-                _socket.Shutdown(SocketShutdown.Both);
-                return;
-            }
-            // A first miss: the 408 and the close that follow get a little time of their own.
-            _timedOut = true;
-            Interlocked.Exchange(ref _deadline, now + 2000);
-            _socket.Shutdown(SocketShutdown.Receive);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Closed in the meantime.
         }
     }
 
@@ -304,89 +261,5 @@ public sealed partial class HttpConnection
         // Not for a client that has used up its time: lingering would give a slowloris seconds more of the
         // connection slot (a sync worker's only one) after its 408.
         await CloseGracefullyAsync(linger: reason != RejectReason.RequestTimeout);
-    }
-
-    /// <summary>
-    /// Sends what is queued, then closes our side; with <paramref name="linger"/>, reads until the client closes
-    /// too (nginx's lingering close): closing with unread bytes would make the kernel send RST, which can
-    /// destroy the response before the client reads it.
-    /// </summary>
-    private async Task CloseGracefullyAsync(bool linger)
-    {
-        await FlushAsync();
-        _socket.Shutdown(SocketShutdown.Send);
-        if (!linger) return;
-        _host.WaitingForClient(this, sentNothing: false);
-        SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
-        for (int i = 0; i < 64; i++)
-        {
-            if (await _io.ReceiveAsync(_input) == 0) break;
-        }
-    }
-
-    /// <summary>
-    /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
-    /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
-    /// body a byte at a time gets no more time than one that sends nothing. A keep-alive connection suspends
-    /// here once a request, so its state machine comes from a pool rather than the heap.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReceiveAsync(Phase phase)
-    {
-        if (_output.Length > 0) await FlushAsync();
-        if (_end == _input.Length) MakeRoom();
-        if (phase != _readPhase)
-        {
-            _readPhase = phase;
-            // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
-            // wait for its first request, which then gets the request timeout rather than none at all.
-            var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
-            _idleSince = Environment.TickCount64;
-            _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
-        }
-        SetDeadline(phase, _readDeadline);
-        int n = await _io.ReceiveAsync(_input.AsMemory(_end));
-        _end += n;
-        return n > 0;
-    }
-
-    /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
-    private ValueTask FlushAsync()
-    {
-        if (_output.Length == 0) return default;
-        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
-        var sending = _io.SendAsync(_output.Memory);
-        if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
-        _output.Clear();
-        return default;
-    }
-
-    private async ValueTask ClearWhenSentAsync(ValueTask sending)
-    {
-        await sending;
-        _output.Clear();
-    }
-
-    private void SetDeadline(Phase phase, long deadline)
-    {
-        Interlocked.Exchange(ref _deadline, deadline);
-        _phase = phase;
-    }
-
-    private void MakeRoom()
-    {
-        if (_start > 0)
-        {
-            Buffered.CopyTo(_input);
-            _end -= _start;
-            _start = 0;
-            return;
-        }
-        // A head still arriving: the parser refuses heads past the limits, so this growth is bounded.
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_input.Length * 2, _limits.MaxHeadSize + 4096));
-        if (bigger.Length <= _input.Length) throw new InvalidOperationException("request head exceeds the buffer");
-        Buffered.CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_input);
-        _input = bigger;
     }
 }

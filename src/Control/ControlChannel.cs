@@ -1,4 +1,4 @@
-namespace Prefork;
+namespace Prefork.Control;
 
 /// <summary>
 /// The master–worker channel: one text line per message over the worker's stdin (master → worker) and

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
+using Prefork.App;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>The streamed side of a response: a body too large to buffer, a body produced over time, or a file.</summary>
 public sealed partial class HttpConnection : IResponseSink

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http.Loop;
 
 /// <summary>
 /// A connection's reads and writes, made as plain non-blocking syscalls and waited for on the
@@ -12,7 +12,7 @@ namespace Prefork.Worker.Http;
 /// owns it closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
 /// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
 /// </summary>
-internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
+public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
 {
     private const int MSG_NOSIGNAL = 0x4000;
     private const int EAGAIN = 11, EINTR = 4;
@@ -33,10 +33,10 @@ internal sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSour
     }
 
     public int Fd { get; private set; }
-    public int Slot { get; set; }
-    public int Generation { get; set; }
-    public Readiness ReadReady { get; }
-    public Readiness WriteReady { get; }
+    internal int Slot { get; set; }
+    internal int Generation { get; set; }
+    internal Readiness ReadReady { get; }
+    internal Readiness WriteReady { get; }
 
     /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
     public void Open()

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Prefork.Master;
+namespace Prefork.Control;
 
 /// <summary>
-/// The worker program beside the master: the JIT build (Prefork.Worker.dll and its apphost, what dotnet build and
+/// The worker program, as the master finds it beside itself: the JIT build (Prefork.Worker.dll and its apphost, what dotnet build and
 /// dotnet run make) or the NativeAOT one (a lone native Prefork.Worker, what dotnet publish makes). Windows would
 /// start it the same way but hand it the sockets with Socket.DuplicateAndClose; see README.
 /// </summary>

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http.Loop;
 
 /// <summary>
 /// The process's one epoll loop (nginx's event loop): a thread that waits for readiness on every open
@@ -12,7 +12,7 @@ namespace Prefork.Worker.Http;
 /// a time has nothing to read yet when the response has just gone out: one failed recv(2) per request,
 /// which on a small machine is a third of the syscalls.
 /// </summary>
-internal sealed partial class EventLoop
+public sealed partial class EventLoop
 {
     private const int EPOLL_CTL_ADD = 1;
     private const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000, EPOLLET = 1u << 31;
@@ -81,7 +81,7 @@ internal sealed partial class EventLoop
     /// code runs on the loop from its first request on, as in nginx: a blocking app stops the loop (and with
     /// it the heartbeat) every time, not only when a request happens to arrive after a wait.
     /// </summary>
-    internal unsafe void Post(Action<object?> work, object? state)
+    public unsafe void Post(Action<object?> work, object? state)
     {
         _posted.Enqueue((work, state));
         ulong one = 1;

@@ -1,12 +1,13 @@
 using System.Text;
+using Prefork.App;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>How a response body is delimited (RFC 9112 §6.3).</summary>
-public enum BodyFraming { ContentLength, Chunked, UntilClose }
+internal enum BodyFraming { ContentLength, Chunked, UntilClose }
 
 /// <summary>Serialises a response head and body into the connection's output buffer (RFC 9112 §4, §6).</summary>
-public static class ResponseWriter
+internal static class ResponseWriter
 {
     // "HTTP/1.1 200 OK\r\nServer: Prefork\r\n" for each status, encoded the first time it is sent.
     private static readonly byte[]?[] StatusLines = new byte[]?[600];

@@ -1,4 +1,7 @@
-namespace Prefork;
+using Prefork.App;
+using Prefork.Http;
+
+namespace Prefork.Control;
 
 public enum WorkerClass { Async, Sync }
 

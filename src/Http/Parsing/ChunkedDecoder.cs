@@ -1,13 +1,13 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
-public enum ChunkStatus { NeedMore, Data, Done, Rejected }
+internal enum ChunkStatus { NeedMore, Data, Done, Rejected }
 
 /// <summary>
 /// Decodes a chunked request body (RFC 9112 §7.1) a byte at a time, so it works on any split of the input.
 /// Each call returns at most one run of body bytes, found inside the input it was given. Extensions are
 /// checked and skipped; trailer fields are checked and dropped.
 /// </summary>
-public struct ChunkedDecoder
+internal struct ChunkedDecoder
 {
     private enum State { SizeStart, Size, Extension, SizeLf, Data, DataCr, DataLf, TrailerStart, Trailer, TrailerLf, EndLf, Done }
 

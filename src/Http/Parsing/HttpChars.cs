@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Text;
+using Prefork.App;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>Character classes and small byte comparisons from RFC 9110 §5.6, used by the parser and the decoder.</summary>
-public static class HttpChars
+internal static class HttpChars
 {
     // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
     private static readonly SearchValues<byte> TokenChars = SearchValues.Create(

@@ -1,7 +1,7 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
 /// <summary>Why a request was refused. Every reason is the client's fault and has exactly one status code.</summary>
-public enum RejectReason
+internal enum RejectReason
 {
     None,
     InvalidRequestLine,
@@ -26,7 +26,7 @@ public enum RejectReason
     RequestTimeout,
 }
 
-public static class RejectReasons
+internal static class RejectReasons
 {
     /// <summary>The one switch that maps a rejection to its status code (RFC 9110 §15, RFC 9112).</summary>
     public static int StatusCode(this RejectReason reason) => reason switch

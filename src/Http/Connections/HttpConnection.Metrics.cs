@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace Prefork.Worker.Http;
+namespace Prefork.Http;
 
-/// <summary>What a served request leaves behind: its counts in the worker's metrics and its access-log line.</summary>
+/// <summary>What a served request leaves behind: its counts and its access-log line, through the host's <see cref="ITrafficObserver"/>.</summary>
 public sealed partial class HttpConnection
 {
     private long _requestStarted;
@@ -14,13 +14,11 @@ public sealed partial class HttpConnection
     private void RequestCompleted(long bodyBytesOut)
     {
         long bytesIn = _head.Length + _request.Body.Length;
-        _host.Metrics?.RequestDone(_head.Method, _response.StatusCode, bytesIn, bodyBytesOut, _requestStarted);
-        _host.AccessLog?.Write(RemoteAddress, _request, _response.StatusCode, bodyBytesOut, _requestStarted);
+        _traffic?.RequestCompleted(this, _request, _response.StatusCode, bytesIn, bodyBytesOut, _requestStarted);
     }
 
     /// <summary>A refused request counts by its status; its method may be unknown (a head that did not parse), so it counts as OTHER.</summary>
-    private void RequestRejected(int status) =>
-        _host.Metrics?.RequestDone(Method.Other, status, 0, _response.Body.Length, started: 0);
+    private void RequestRejected(int status) => _traffic?.RequestRejected(status, _response.Body.Length);
 
     /// <summary>The client's side failed: it reset, stopped reading, ran out of time, or closed mid-request.</summary>
     private bool IsClientFailure(Exception e) => _timedOut || e is SocketException or ConnectionLostException or EndOfStreamException;
@@ -29,8 +27,8 @@ public sealed partial class HttpConnection
     private void ClientFailed(Exception e)
     {
         var kind = _timedOut ? ClientError.Timeout : ClientErrorOf(e);
-        _host.Metrics?.ClientFailed(kind);
-        Log.Debug($"Connection from {RemoteAddress} ended by the client: {WorkerCounters.ClientErrorKinds[(int)kind]} ({e.Message})");
+        _traffic?.ClientFailed(kind);
+        Log.Debug($"Connection from {RemoteAddress} ended by the client: {kind.Label()} ({e.Message})");
     }
 
     private static ClientError ClientErrorOf(Exception e) => e switch

@@ -1,4 +1,4 @@
-namespace Prefork.Worker.Http;
+namespace Prefork.Http.Loop;
 
 /// <summary>
 /// One direction of a socket (reading or writing) as the event loop sees it: whether a syscall may succeed,

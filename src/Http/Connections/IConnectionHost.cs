@@ -1,6 +1,8 @@
-namespace Prefork.Worker.Http;
+using Prefork.App;
 
-/// <summary>What a connection needs from the worker that accepted it.</summary>
+namespace Prefork.Http;
+
+/// <summary>What a connection needs from the server that accepted it.</summary>
 public interface IConnectionHost
 {
     HttpLimits Limits { get; }
@@ -8,12 +10,10 @@ public interface IConnectionHost
     TimeSpan KeepAlive { get; }
     /// <summary>How long a client may take to send a request head, each part of a body, or to read a response.</summary>
     TimeSpan RequestTimeout { get; }
-    /// <summary>False while the worker drains, or for the sync class: the next response says "Connection: close".</summary>
+    /// <summary>False while the server drains, or for the sync class: the next response says "Connection: close".</summary>
     bool KeepAliveAllowed { get; }
-    /// <summary>Where each request is logged, when --access-log is on.</summary>
-    AccessLog? AccessLog { get; }
-    /// <summary>Where each request and connection is counted; null where nothing counts (the master's metrics endpoint).</summary>
-    WorkerMetrics? Metrics => null;
+    /// <summary>Who counts connections and requests and writes the access log; null: nobody (the master's metrics listener).</summary>
+    ITrafficObserver? Traffic => null;
     void RequestServed();
     /// <summary>
     /// The connection now waits on its client (for a head, or while it lingers): a sync worker's slot may go to

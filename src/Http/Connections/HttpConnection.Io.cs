@@ -1,0 +1,87 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace Prefork.Http;
+
+/// <summary>A connection's bytes: reading into its input buffer, sending what is queued, and closing without a reset.</summary>
+public sealed partial class HttpConnection
+{
+    /// <summary>
+    /// Sends what is queued, then closes our side; with <paramref name="linger"/>, reads until the client closes
+    /// too (nginx's lingering close): closing with unread bytes would make the kernel send RST, which can
+    /// destroy the response before the client reads it.
+    /// </summary>
+    private async Task CloseGracefullyAsync(bool linger)
+    {
+        await FlushAsync();
+        _socket.Shutdown(SocketShutdown.Send);
+        if (!linger) return;
+        _host.WaitingForClient(this, sentNothing: false);
+        SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
+        for (int i = 0; i < 64; i++)
+        {
+            if (await _io.ReceiveAsync(_input) == 0) break;
+        }
+    }
+
+    /// <summary>
+    /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
+    /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
+    /// body a byte at a time gets no more time than one that sends nothing. A keep-alive connection suspends
+    /// here once a request, so its state machine comes from a pool rather than the heap.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveAsync(Phase phase)
+    {
+        if (_output.Length > 0) await FlushAsync();
+        if (_end == _input.Length) MakeRoom();
+        if (phase != _readPhase)
+        {
+            _readPhase = phase;
+            // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
+            // wait for its first request, which then gets the request timeout rather than none at all.
+            var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
+            _idleSince = Environment.TickCount64;
+            _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
+        }
+        SetDeadline(phase, _readDeadline);
+        int n = await _io.ReceiveAsync(_input.AsMemory(_end));
+        _end += n;
+        return n > 0;
+    }
+
+    /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
+    private ValueTask FlushAsync()
+    {
+        if (_output.Length == 0) return default;
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
+        var sending = _io.SendAsync(_output.Memory);
+        if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
+        _output.Clear();
+        return default;
+    }
+
+    private async ValueTask ClearWhenSentAsync(ValueTask sending)
+    {
+        await sending;
+        _output.Clear();
+    }
+
+    private void MakeRoom()
+    {
+        if (_start > 0)
+        {
+            Buffered.CopyTo(_input);
+            _end -= _start;
+            _start = 0;
+            return;
+        }
+        // A head still arriving: the parser refuses heads past the limits, so this growth is bounded.
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_input.Length * 2, _limits.MaxHeadSize + 4096));
+        if (bigger.Length <= _input.Length) throw new InvalidOperationException("request head exceeds the buffer");
+        Buffered.CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_input);
+        _input = bigger;
+    }
+}
