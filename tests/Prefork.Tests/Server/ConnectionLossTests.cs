@@ -44,6 +44,7 @@ public sealed class LossServer : IAsyncLifetime
 /// <summary>A client that goes away mid-request costs only its own connection; a half-close still gets its answer.</summary>
 public class ConnectionLossTests(LossServer server, ITestOutputHelper output) : IClassFixture<LossServer>
 {
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
     private int Port => server.Master.Port;
 
     public static TheoryData<string, string, bool> Losses => new()
@@ -66,11 +67,15 @@ public class ConnectionLossTests(LossServer server, ITestOutputHelper output) : 
         int from = server.Master.LineCount;
         var c = await RawHttpConnection.ConnectAsync(Port);
         await c.SendAsync(sent);
-        await Task.Delay(100);
+        var serverEnd = await TcpTable.WaitUntilServerHasReadAsync(Port, c.LocalPort, Bound);
         if (reset) c.Abort();
         else await c.DisposeAsync();
-        // Outlast the /sleep, so the server has written to the vanished client by now.
-        await Task.Delay(400);
+        // The server lets go of the socket once it is done with the vanished client (after writing to it, when
+        // it had a response to send); whatever it logged about it by then is read before the check below.
+        var letGo = Stopwatch.StartNew();
+        while (ProcFs.HoldsSocket(pid, serverEnd.Inode) && letGo.Elapsed < Bound) await Task.Delay(10);
+        Assert.False(ProcFs.HoldsSocket(pid, serverEnd.Inode), $"{what}: worker {pid} still holds the connection {Bound.TotalSeconds:0} s after the client left");
+        await server.Master.CatchUpLogAsync();
 
         var after = await RawHttpConnection.GetAsync(Port, "/worker");
         Assert.Equal(200, after.Status);

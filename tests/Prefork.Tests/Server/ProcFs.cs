@@ -63,6 +63,39 @@ public static class ProcFs
         }
     }
 
+    /// <summary>
+    /// True while process <paramref name="pid"/> holds a descriptor on the socket with this inode (see
+    /// <see cref="TcpTable.Entry.Inode"/>): its /proc/PID/fd links read "socket:[INODE]". A reset connection
+    /// leaves the kernel's TCP table at once, so only this says when the server has let go of it.
+    /// </summary>
+    public static bool HoldsSocket(int pid, long inode)
+    {
+        var target = $"socket:[{inode}]";
+        string[] fds;
+        try
+        {
+            fds = Directory.GetFiles($"/proc/{pid}/fd");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        return fds.Any(fd => LinkTarget(fd) == target);
+    }
+
+    /// <summary>Where a /proc link points; null when it has gone meanwhile (another descriptor closed as we read).</summary>
+    private static string? LinkTarget(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Polls (bounded) until every pid is gone; returns the ones still there at the deadline.</summary>
     public static async Task<List<int>> WaitAllGoneAsync(IEnumerable<int> pids, TimeSpan timeout, int formerParent = -1)
     {

@@ -64,6 +64,9 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         return new RawHttpConnection(socket);
     }
 
+    /// <summary>This end's port: with the server's, it names the connection in the kernel's <see cref="TcpTable"/>.</summary>
+    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
     public Task SendAsync(string text) => SendAsync(Encoding.ASCII.GetBytes(text));
 
     public async Task SendAsync(byte[] bytes)
