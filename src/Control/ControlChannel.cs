@@ -26,29 +26,13 @@ public static class ControlChannel
     public const string Ready = "ready";
 
     /// <summary>
-    /// Worker → master, every second while the worker's loop turns: "heartbeat REQUESTS CONNECTIONS". A sync
-    /// worker sends none while a request runs, so a request stuck past --timeout gets the worker killed.
-    /// </summary>
-    public const string Heartbeat = "heartbeat";
-
-    /// <summary>
-    /// Worker → master, right after each heartbeat and once more just before a graceful exit: the worker's
-    /// cumulative counters (see <see cref="WorkerCounters.Format"/>). A SIGKILLed worker loses at most the
-    /// last second of counts.
+    /// Worker → master, every second while the worker's loop turns, and once more just before a graceful exit:
+    /// the worker's cumulative counters (see <see cref="WorkerCounters.Format"/>). The once-a-second report is
+    /// the heartbeat too: a sync worker sends none while a request runs, so a request stuck past --timeout gets
+    /// the worker killed. A SIGKILLed worker loses at most the last second of counts.
     /// </summary>
     public const string Metrics = "metrics";
 
     /// <summary>The exit code of a worker that cannot boot (gunicorn's WORKER_BOOT_ERROR): the master stops respawning.</summary>
     public const int BootErrorExitCode = 3;
-
-    public static string FormatHeartbeat(long requests, int connections) => $"{Heartbeat} {requests} {connections}";
-
-    public static bool TryParseHeartbeat(string line, out long requests, out int connections)
-    {
-        requests = 0;
-        connections = 0;
-        var parts = line.Split(' ');
-        return parts.Length == 3 && parts[0] == Heartbeat
-            && long.TryParse(parts[1], out requests) && int.TryParse(parts[2], out connections);
-    }
 }

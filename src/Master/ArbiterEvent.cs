@@ -7,9 +7,10 @@ public abstract record ArbiterEvent;
 
 public sealed record SignalReceived(PosixSignal Signal) : ArbiterEvent;
 
-public sealed record WorkerMessage(WorkerProcess Worker, string Line) : ArbiterEvent;
+/// <summary>One line from a worker's channel, as it arrived: the arbiter parses it, once.</summary>
+public sealed record WorkerMessage(IWorkerChild Worker, string Line) : ArbiterEvent;
 
-public sealed record WorkerExited(WorkerProcess Worker, int ExitCode) : ArbiterEvent;
+public sealed record WorkerExited(IWorkerChild Worker, int ExitCode) : ArbiterEvent;
 
 /// <summary>The new master started by a binary upgrade exited.</summary>
 public sealed record UpgradeExited(int ExitCode) : ArbiterEvent;

@@ -13,11 +13,11 @@ namespace Prefork.Master;
 public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
 {
     private readonly Socket _socket;
-    private readonly MetricsRegistry _registry;
+    private readonly MasterMetrics _registry;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<HttpConnection, byte> _connections = new();
     private readonly Timer _sweep;
 
-    private MetricsEndpoint(Socket socket, MetricsRegistry registry)
+    private MetricsEndpoint(Socket socket, MasterMetrics registry)
     {
         _socket = socket;
         _registry = registry;
@@ -35,7 +35,7 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
         : "?";
 
     /// <summary>Binds and starts accepting; throws <see cref="ListenException"/> with one line when it cannot.</summary>
-    public static MetricsEndpoint Start(BindAddress bind, MetricsRegistry registry)
+    public static MetricsEndpoint Start(BindAddress bind, MasterMetrics registry)
     {
         var socket = new Socket(bind.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try

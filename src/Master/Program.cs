@@ -53,7 +53,7 @@ if (parsed.Value.Status) return await StatusClient.RunAsync(config.MetricsBind!)
 
 Listeners listeners;
 PidFile? pidFile = config.PidFile != null ? new PidFile(config.PidFile) : null;
-using var metrics = new MetricsRegistry();
+using var metrics = new MasterMetrics();
 MetricsEndpoint? metricsEndpoint = null;
 try
 {

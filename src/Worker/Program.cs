@@ -77,11 +77,7 @@ server.Start();
 
 // One tick a second: the Date header, connection deadlines, and the heartbeat that tells the master this
 // worker's loop still turns.
-using var probe = new LoopProbe(() =>
-{
-    channel.Send(ControlChannel.FormatHeartbeat(server.RequestsServed, server.OpenConnections));
-    channel.Send(metrics.Snapshot().Format());
-});
+using var probe = new LoopProbe(() => channel.Send(metrics.Snapshot().Format()));
 using var tick = new Timer(_ =>
 {
     DateHeader.Refresh();

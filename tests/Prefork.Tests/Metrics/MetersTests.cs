@@ -15,7 +15,7 @@ public class MetersTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name is WorkerMetrics.MeterName or MetricsRegistry.MeterName) l.EnableMeasurementEvents(instrument);
+            if (instrument.Meter.Name is WorkerMetrics.MeterName or MasterMetrics.MeterName) l.EnableMeasurementEvents(instrument);
         };
         void Record<T>(Instrument i, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? _) where T : struct
         {
@@ -27,11 +27,10 @@ public class MetersTests
         listener.Start();
 
         using var worker = new WorkerMetrics(3);
-        using var registry = new MetricsRegistry();
+        using var master = new MasterMetrics();
         worker.ConnectionOpened();
         worker.RequestDone(Method.Get, 200, 40, 13, System.Diagnostics.Stopwatch.GetTimestamp());
-        registry.Booted(1, 1, 0);
-        registry.Exited(1, RestartCause.Timeout);
+        master.View = MetricsView.Empty with { Retired = RetiredTotals.None.With(1, new Prefork.Control.WorkerCounters(), RestartCause.Timeout) };
         listener.RecordObservableInstruments();
 
         Assert.Contains(seen, s => s is { Meter: WorkerMetrics.MeterName, Instrument: "prefork.requests", Value: 1, Tags: "method=GET,status=2xx" });
@@ -40,7 +39,7 @@ public class MetersTests
         Assert.Contains(seen, s => s is { Instrument: "prefork.response.bytes", Value: 13 });
         Assert.Contains(seen, s => s is { Instrument: "prefork.connections.open", Value: 1, Tags: "worker=3" });
         Assert.Contains(seen, s => s is { Instrument: "prefork.connections.accepted", Value: 1, Tags: "worker=3" });
-        Assert.Contains(seen, s => s is { Meter: MetricsRegistry.MeterName, Instrument: "prefork.worker.restarts", Value: 1, Tags: "cause=timeout" });
+        Assert.Contains(seen, s => s is { Meter: MasterMetrics.MeterName, Instrument: "prefork.worker.restarts", Value: 1, Tags: "cause=timeout" });
         Assert.Contains(seen, s => s is { Instrument: "prefork.workers.alive", Value: 0 });
         Assert.Contains(seen, s => s is { Instrument: "prefork.uptime" } && s.Value >= 0);
     }

@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using Prefork.Control;
+
+namespace Prefork.Master;
+
+/// <summary>The Arbiter's signals: one method each, called from its loop, never from the handler itself.</summary>
+public sealed partial class Arbiter
+{
+    // USR1 and USR2 have no PosixSignal name; Linux numbers work with PosixSignalRegistration.
+    private const PosixSignal SIGUSR1 = (PosixSignal)Native.SIGUSR1, SIGUSR2 = (PosixSignal)Native.SIGUSR2;
+    private const PosixSignal SIGWINCH = PosixSignal.SIGWINCH;
+
+    private static readonly PosixSignal[] HandledSignals =
+    [
+        PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP,
+        PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH,
+    ];
+
+    private void HandleSignal(PosixSignal signal)
+    {
+        switch (signal)
+        {
+            case PosixSignal.SIGINT when _stopping: HandleSecondInt(); break;
+            case PosixSignal.SIGTERM or PosixSignal.SIGINT or PosixSignal.SIGQUIT: HandleTerm(signal); break;
+            case PosixSignal.SIGHUP: HandleHup(); break;
+            case PosixSignal.SIGTTIN: HandleTtin(); break;
+            case PosixSignal.SIGTTOU: HandleTtou(); break;
+            case SIGUSR1: HandleUsr1(); break;
+            case SIGUSR2: HandleUsr2(); break;
+            case SIGWINCH: HandleWinch(); break;
+        }
+    }
+
+    private void HandleTerm(PosixSignal signal)
+    {
+        Log.Info($"Handling signal: {Name(signal)}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
+        Stop(0);
+    }
+
+    private void HandleSecondInt()
+    {
+        Log.Info("Handling signal: SIGINT again, stopping at once");
+        foreach (var worker in _workers.Values) worker.Kill();
+    }
+
+    /// <summary>
+    /// Reload: a new generation of workers starts from the binaries on disk; once all of it is ready, the old
+    /// generation is stopped gracefully (see <see cref="ManageWorkers"/>), so capacity never dips.
+    /// </summary>
+    private void HandleHup()
+    {
+        if (_stopping) return;
+        _generation++;
+        Log.Info($"Handling signal: SIGHUP, reloading: booting generation {_generation}");
+    }
+
+    private void HandleTtin()
+    {
+        _target = Math.Min(Scoreboard.MaxSlots, _target + 1);
+        Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
+    }
+
+    /// <summary>One worker fewer: <see cref="ManageWorkers"/> retires the oldest.</summary>
+    private void HandleTtou()
+    {
+        _target = Math.Max(1, _target - 1);
+        Log.Info($"Handling signal: SIGTTOU, workers: {_target}");
+    }
+
+    private void HandleUsr1()
+    {
+        Log.Info("Handling signal: SIGUSR1, reopening log files");
+        Log.Reopen();
+        foreach (var worker in _workers.Values) worker.Send(ControlChannel.Reopen);
+    }
+
+    private void HandleUsr2()
+    {
+        if (_stopping)
+        {
+            Log.Info("Handling signal: SIGUSR2 ignored: the server is stopping");
+            return;
+        }
+        Log.Info("Handling signal: SIGUSR2, starting a new master from the binaries on disk");
+        _upgrade.Start();
+    }
+
+    private void HandleWinch()
+    {
+        foreach (var line in StatusTable.Lines(Metrics.Status())) Log.Info($"Status: {line}");
+    }
+
+    private static string Name(PosixSignal signal) => signal switch
+    {
+        PosixSignal.SIGTERM => "SIGTERM",
+        PosixSignal.SIGINT => "SIGINT",
+        PosixSignal.SIGQUIT => "SIGQUIT",
+        _ => signal.ToString(),
+    };
+}

@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+using Prefork.Control;
+using Prefork.Master;
+
+namespace Prefork.Tests.Master;
+
+/// <summary>The Arbiter's decisions, in process: a fake spawner, a clock the test moves, no sleeps.</summary>
+public class ArbiterTests
+{
+    [Fact]
+    public void A_worker_silent_for_the_timeout_is_killed_and_replaced()
+    {
+        using var rig = new ArbiterRig("--workers", "1", "--timeout", "5");
+        rig.Run();
+        var worker = Assert.Single(rig.Started);
+        rig.Say(worker, ControlChannel.Ready);
+
+        // The once-a-second report is the heartbeat: each one starts the count again.
+        rig.Advance(4000);
+        rig.Say(worker, ArbiterRig.Report(getOk: 1, accepted: 1));
+        rig.Advance(5000);
+        Assert.False(worker.Killed);
+        rig.Advance(1);
+        Assert.True(worker.Killed);
+        Assert.Empty(worker.Commands);
+
+        rig.Exit(worker, 128 + 9);
+        Assert.Equal(2, rig.Started.Count);
+        Assert.Equal(1, rig.Started[1].Number);
+        Assert.Equal(1, rig.Restarts(RestartCause.Timeout));
+        Assert.Equal(0, rig.Restarts(RestartCause.Crash));
+    }
+
+    [Fact]
+    public void Workers_that_die_before_ready_are_retried_after_a_doubling_delay_then_given_up()
+    {
+        using var rig = new ArbiterRig("--workers", "1");
+        rig.Run();
+        // A worker that was ready is replaced at once: that is a crash, not a failed boot.
+        rig.Say(rig.Started[0], ControlChannel.Ready);
+        rig.Exit(rig.Started[0], 1);
+        Assert.Equal(2, rig.Started.Count);
+
+        foreach (long delay in new[] { 100, 200, 400, 800 })
+        {
+            int started = rig.Started.Count;
+            Assert.Null(rig.Exit(rig.Started[^1], 1));
+            Assert.Null(rig.Advance(delay - 1));
+            Assert.Equal(started, rig.Started.Count);
+            rig.Advance(1);
+            Assert.Equal(started + 1, rig.Started.Count);
+        }
+
+        // The fifth failure in a row: no more spawning, and the master exits with the boot-error code.
+        Assert.Equal(ControlChannel.BootErrorExitCode, rig.Exit(rig.Started[^1], 1));
+        Assert.Equal(6, rig.Started.Count);
+        Assert.Equal(6, rig.Restarts(RestartCause.Crash));
+    }
+
+    [Fact]
+    public void Reload_stops_the_old_generation_only_once_all_the_new_one_is_ready()
+    {
+        using var rig = new ArbiterRig("--workers", "2");
+        rig.Run();
+        rig.AllReady();
+        var old = rig.Started.ToList();
+
+        rig.Signal(PosixSignal.SIGHUP);
+        Assert.Equal(4, rig.Started.Count);
+        var fresh = rig.Started.Skip(2).ToList();
+        Assert.Equal([1, 2], fresh.Select(w => w.Number));
+        Assert.Equal([0, 0, 1, 1], rig.Metrics.Status().OrderBy(s => s.Pid).Select(s => s.Generation));
+
+        rig.Say(fresh[0], ControlChannel.Ready);
+        Assert.All(old, w => Assert.Empty(w.Commands));
+        rig.Say(fresh[1], ControlChannel.Ready);
+        Assert.All(old, w => Assert.Equal([ControlChannel.Retire], w.Commands));
+        Assert.All(fresh, w => Assert.Empty(w.Commands));
+
+        foreach (var w in old) rig.Exit(w, 0);
+        Assert.Equal(4, rig.Started.Count);
+        Assert.Equal(2, rig.Restarts(RestartCause.Reload));
+    }
+
+    [Fact]
+    public void Scaling_down_retires_the_oldest_worker_first()
+    {
+        using var rig = new ArbiterRig("--workers", "2");
+        rig.Run();
+        rig.AllReady();
+        rig.Advance(1000);
+        rig.Signal(PosixSignal.SIGTTIN);
+        rig.AllReady();
+        rig.Advance(1000);
+        // Worker 1's replacement is the youngest, though it has the lowest number.
+        rig.Exit(rig.Started[0], 1);
+        rig.AllReady();
+        var (second, third, firstAgain) = (rig.Started[1], rig.Started[2], rig.Started[3]);
+        Assert.Equal((2, 3, 1), (second.Number, third.Number, firstAgain.Number));
+
+        rig.Signal(PosixSignal.SIGTTOU);
+        Assert.Equal([ControlChannel.Retire], second.Commands);
+        Assert.Empty(third.Commands);
+        rig.Signal(PosixSignal.SIGTTOU);
+        Assert.Equal([ControlChannel.Retire], third.Commands);
+        Assert.Empty(firstAgain.Commands);
+
+        rig.Exit(second, 0);
+        rig.Exit(third, 0);
+        Assert.Equal(4, rig.Started.Count);
+        Assert.Equal(2, rig.Restarts(RestartCause.ScaleDown));
+    }
+
+    [Fact]
+    public void A_worker_at_max_requests_is_replaced_at_once_and_counted_as_such()
+    {
+        using var rig = new ArbiterRig("--workers", "2", "--max-requests", "10");
+        rig.Run();
+        rig.AllReady();
+        var retiring = rig.Started[0];
+
+        rig.Say(retiring, ControlChannel.Retiring);
+        Assert.Equal(3, rig.Started.Count);
+        Assert.Equal(1, rig.Started[2].Number);
+        // It drains by itself; the master tells it nothing.
+        Assert.Empty(retiring.Commands);
+
+        rig.Exit(retiring, 0);
+        Assert.Equal(3, rig.Started.Count);
+        Assert.Equal(1, rig.Restarts(RestartCause.MaxRequests));
+        Assert.Equal(0, rig.Restarts(RestartCause.Crash));
+    }
+}
