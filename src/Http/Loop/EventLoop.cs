@@ -136,15 +136,10 @@ public sealed partial class EventLoop
         // (through the vDSO, no syscall), a busy loop re-arms nothing, and no descriptor has to be read each
         // second. A wait cut short by events just waits for what is left of the second.
         long nextTick = Environment.TickCount64 + TickMs;
+        int timeout = (int)TickMs;
         while (true)
         {
-            long now = Environment.TickCount64;
-            if (now >= nextTick)
-            {
-                foreach (var tick in Volatile.Read(ref _ticks)) tick();
-                nextTick = now + TickMs;
-            }
-            int n = EpollWait(_epoll, events, Batch, (int)(nextTick - now));
+            int n = EpollWait(_epoll, events, Batch, timeout);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -152,25 +147,40 @@ public sealed partial class EventLoop
                 Log.Critical($"epoll_wait failed: errno {errno}");
                 return;
             }
-            var slots = Volatile.Read(ref _slots);
-            for (int i = 0; i < n; i++)
+            Dispatch(events, n);
+            long now = Environment.TickCount64;
+            // A due tick waits for one more poll (timeout 0) unless this wait ran out with nothing to do: what
+            // arrived while app code held the loop up is handled first (nginx, too, handles events before it
+            // expires timers), so the sweep does not time a client out for the server's own stall.
+            if (now >= nextTick && (timeout == 0 || n == 0))
             {
-                byte* e = events + i * EventSize;
-                ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
-                if (data == WakeData)
-                {
-                    RunPosted();
-                    continue;
-                }
-                var socket = Volatile.Read(ref slots[(int)(uint)data]);
-                if (socket == null || socket.Generation != (int)(data >> 32)) continue;
-                // The woken connection runs on this thread until it has to wait again (an app that blocks
-                // holds up every connection of this worker, as in any event loop); what it throws is caught
-                // by its own async method.
-                uint ready = *(uint*)e;
-                if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-                if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
+                foreach (var tick in Volatile.Read(ref _ticks)) tick();
+                nextTick = now + TickMs;
             }
+            timeout = (int)Math.Max(0, nextTick - now);
+        }
+    }
+
+    private unsafe void Dispatch(byte* events, int n)
+    {
+        var slots = Volatile.Read(ref _slots);
+        for (int i = 0; i < n; i++)
+        {
+            byte* e = events + i * EventSize;
+            ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
+            if (data == WakeData)
+            {
+                RunPosted();
+                continue;
+            }
+            var socket = Volatile.Read(ref slots[(int)(uint)data]);
+            if (socket == null || socket.Generation != (int)(data >> 32)) continue;
+            // The woken connection runs on this thread until it has to wait again (an app that blocks
+            // holds up every connection of this worker, as in any event loop); what it throws is caught
+            // by its own async method.
+            uint ready = *(uint*)e;
+            if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+            if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
         }
     }
 
