@@ -10,6 +10,12 @@ public static partial class Native
     private const int SOCK_CLOEXEC = 0x80000;
     public const int EAGAIN = 11, EINTR = 4;
 
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    private static partial int GetParentPid();
+
+    /// <summary>This process's parent; it changes (to init or a subreaper) the moment the parent dies.</summary>
+    public static int ParentPid => GetParentPid();
+
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int cmd, int arg);
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Prefork.App;
 using Prefork.Http;
+using Prefork.Http.Loop;
 
 namespace Prefork.Master;
 
@@ -15,18 +16,18 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
     private readonly Socket _socket;
     private readonly MasterMetrics _registry;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<HttpConnection, byte> _connections = new();
-    private readonly Timer _sweep;
 
     private MetricsEndpoint(Socket socket, MasterMetrics registry)
     {
         _socket = socket;
         _registry = registry;
-        _sweep = new Timer(_ =>
+        // The connections' clock is the loop's own tick, as in the worker: no timer thread of its own.
+        EventLoop.Shared.EverySecond(() =>
         {
             DateHeader.Refresh();
             long now = Environment.TickCount64;
             foreach (var c in _connections.Keys) c.CheckDeadline(now);
-        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        });
     }
 
     /// <summary>"http://HOST:PORT/metrics" with the port the kernel picked for port 0.</summary>
@@ -108,7 +109,6 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
 
     public void Dispose()
     {
-        _sweep.Dispose();
         _socket.Dispose();
     }
 }

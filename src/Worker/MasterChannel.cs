@@ -1,41 +1,74 @@
+using System.Text;
 using Prefork.Control;
+using Prefork.Http.Loop;
 
 namespace Prefork.Worker;
 
 /// <summary>
-/// The worker's end of the control channel (see <see cref="ControlChannel"/>): commands arrive on stdin,
-/// reports leave on stdout. End of file on stdin means the master is gone.
+/// The worker's end of the control channel (see <see cref="ControlChannel"/>): commands arrive on stdin, a pipe
+/// from the master that the event loop reads like any connection, so each command runs on the loop, between
+/// two events, as in nginx. Reports leave on stdout, written by the loop thread only, one write(2) a line, so
+/// lines never interleave and need no lock. End of file on stdin means the master is gone.
 /// </summary>
-public sealed class MasterChannel
+public sealed class MasterChannel(Action<string?> onCommand)
 {
-    private readonly object _gate = new();
-    private readonly TextWriter _out = Console.Out;
+    private const int Stdin = 0, Stdout = 1;
+    private bool _closed;
 
-    /// <summary>Starts reading commands; each line is handed to <paramref name="onCommand"/>, end of file as null.</summary>
-    public MasterChannel(Action<string?> onCommand)
-    {
-        var reader = new Thread(() =>
-        {
-            string? line;
-            while ((line = Console.In.ReadLine()) != null) onCommand(line);
-            onCommand(null);
-        }) { IsBackground = true, Name = "master channel" };
-        reader.Start();
-    }
+    /// <summary>Starts reading commands; each line is handed to the callback, end of file as null. Call on the loop.</summary>
+    public void Listen() => _ = ListenAsync();
 
-    public void Send(string message)
+    private async Task ListenAsync()
     {
-        lock (_gate)
+        var input = LoopSocket.ForPipe(Stdin, EventLoop.Shared);
+        var buffer = new byte[256];
+        int end = 0;
+        try
         {
-            try
+            input.Open();
+            while (true)
             {
-                _out.Write(message + "\n");
-                _out.Flush();
-            }
-            catch (IOException)
-            {
-                // The master is gone; the reader sees end of file and the worker stops.
+                // A line can arrive in pieces, or several in one read: only whole lines are commands.
+                if (end == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                int n = await input.ReceiveAsync(buffer.AsMemory(end));
+                if (n == 0) break;
+                end += n;
+                int start = 0, newline;
+                while ((newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n')) >= 0)
+                {
+                    onCommand(Encoding.ASCII.GetString(buffer, start, newline));
+                    start += newline + 1;
+                }
+                buffer.AsSpan(start, end - start).CopyTo(buffer);
+                end -= start;
             }
         }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            Log.Warning($"Reading the master's channel failed ({e.Message}); taking the master for gone");
+        }
+        // The worker exits soon: stdin stays registered, and being at its end, wakes the loop no more.
+        onCommand(null);
+    }
+
+    /// <summary>Sends one report. Call on the loop.</summary>
+    public void Send(string message)
+    {
+        if (_closed) return;
+        try
+        {
+            Native.WriteAll(Stdout, Encoding.ASCII.GetBytes(message + "\n"));
+        }
+        catch (IOException)
+        {
+            // The master is gone; the loop reads end of file on stdin and the worker stops.
+        }
+    }
+
+    /// <summary>Sends the last report before exit: nothing follows it, not even a tick's. Call on the loop.</summary>
+    public void SendLast(string message)
+    {
+        Send(message);
+        _closed = true;
     }
 }

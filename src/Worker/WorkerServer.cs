@@ -13,6 +13,9 @@ namespace Prefork.Worker;
 /// connections, and the drain. A worker takes a connection off the shared backlog only when it has room for
 /// it, so a busy worker leaves new connections to its idle siblings: a sync worker has room while its one
 /// slot (<see cref="SyncSlot"/>) is free, an async worker while it holds fewer than --worker-connections.
+/// The accept thread only posts to the loop (a connection to run, an idle one to close); what else it touches
+/// is made to be shared: the room under <c>_gate</c>, the scoreboard, and the connection table (concurrent: a
+/// connection whose app awaited real work goes on, and may close, on a pool thread).
 /// </summary>
 public sealed class WorkerServer : IConnectionHost
 {
@@ -72,7 +75,7 @@ public sealed class WorkerServer : IConnectionHost
         _acceptThread.Start();
     }
 
-    /// <summary>Called once a second: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
+    /// <summary>Called by the loop's tick: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
     public void Sweep()
     {
         long now = Environment.TickCount64;

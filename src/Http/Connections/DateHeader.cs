@@ -4,7 +4,7 @@ namespace Prefork.Http;
 
 /// <summary>
 /// The "Date: ...\r\n" line (RFC 9110 §6.6.1), encoded once a second instead of once a response.
-/// The worker's one-second tick calls <see cref="Refresh"/>; readers take whichever array is current.
+/// The host's tick on the event loop calls <see cref="Refresh"/> once a second; readers take whichever array is current.
 /// </summary>
 public static class DateHeader
 {

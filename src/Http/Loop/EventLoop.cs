@@ -11,6 +11,8 @@ namespace Prefork.Http.Loop;
 /// does the same waiting, but always tries a read before it waits, and a client that sends one request at
 /// a time has nothing to read yet when the response has just gone out: one failed recv(2) per request,
 /// which on a small machine is a third of the syscalls.
+/// The loop also keeps the host's clock: callbacks given to <see cref="EverySecond"/> run on this thread, so
+/// a loop held up by app code holds them up too (the worker's heartbeat is one of them).
 /// </summary>
 public sealed partial class EventLoop
 {
@@ -20,6 +22,7 @@ public sealed partial class EventLoop
     private const int EPOLL_CLOEXEC = 0x80000, EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
     // The epoll data of the eventfd that wakes the loop for posted work; a socket's is its slot and generation.
     private const ulong WakeData = ulong.MaxValue;
+    private const long TickMs = 1000;
 
     private static readonly Lazy<EventLoop> Instance = new(() => new EventLoop());
 
@@ -30,6 +33,9 @@ public sealed partial class EventLoop
     private LoopSocket?[] _slots = new LoopSocket?[64];
     private readonly Stack<int> _free = new();
     private int _used;
+    // Stamped on each registration, so a slot's next socket never carries the generation of the one before.
+    private int _generation;
+    private Action[] _ticks = [];
     private readonly int _wake;
     private readonly ConcurrentQueue<(Action<object?> Work, object? State)> _posted = new();
 
@@ -65,7 +71,7 @@ public sealed partial class EventLoop
                 slot = _used++;
             }
             socket.Slot = slot;
-            socket.Generation++;
+            socket.Generation = ++_generation;
             Volatile.Write(ref _slots[slot], socket);
         }
         if (!Register(socket.Fd, (ulong)(uint)socket.Generation << 32 | (uint)socket.Slot))
@@ -95,6 +101,15 @@ public sealed partial class EventLoop
         while (_posted.TryDequeue(out var posted)) posted.Work(posted.State);
     }
 
+    /// <summary>
+    /// Runs <paramref name="tick"/> on the loop thread about once a second, for as long as the process lives
+    /// (the Date header, connection deadlines, a worker's heartbeat).
+    /// </summary>
+    public void EverySecond(Action tick)
+    {
+        lock (_gate) Volatile.Write(ref _ticks, [.. _ticks, tick]);
+    }
+
     /// <summary>Frees the slot; closing the descriptor takes it out of the epoll set.</summary>
     internal void Remove(LoopSocket socket)
     {
@@ -117,9 +132,14 @@ public sealed partial class EventLoop
     {
         const int Batch = 256;
         byte* events = stackalloc byte[Batch * EventSize];
+        // The tick is epoll_wait's timeout, as in nginx, rather than a timerfd: the clock is read once a turn
+        // (through the vDSO, no syscall), a busy loop re-arms nothing, and no descriptor has to be read each
+        // second. A wait cut short by events just waits for what is left of the second.
+        long nextTick = Environment.TickCount64 + TickMs;
+        int timeout = (int)TickMs;
         while (true)
         {
-            int n = EpollWait(_epoll, events, Batch, -1);
+            int n = EpollWait(_epoll, events, Batch, timeout);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -127,25 +147,40 @@ public sealed partial class EventLoop
                 Log.Critical($"epoll_wait failed: errno {errno}");
                 return;
             }
-            var slots = Volatile.Read(ref _slots);
-            for (int i = 0; i < n; i++)
+            Dispatch(events, n);
+            long now = Environment.TickCount64;
+            // A due tick waits for one more poll (timeout 0) unless this wait ran out with nothing to do: what
+            // arrived while app code held the loop up is handled first (nginx, too, handles events before it
+            // expires timers), so the sweep does not time a client out for the server's own stall.
+            if (now >= nextTick && (timeout == 0 || n == 0))
             {
-                byte* e = events + i * EventSize;
-                ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
-                if (data == WakeData)
-                {
-                    RunPosted();
-                    continue;
-                }
-                var socket = Volatile.Read(ref slots[(int)(uint)data]);
-                if (socket == null || socket.Generation != (int)(data >> 32)) continue;
-                // The woken connection runs on this thread until it has to wait again (an app that blocks
-                // holds up every connection of this worker, as in any event loop); what it throws is caught
-                // by its own async method.
-                uint ready = *(uint*)e;
-                if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-                if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
+                foreach (var tick in Volatile.Read(ref _ticks)) tick();
+                nextTick = now + TickMs;
             }
+            timeout = (int)Math.Max(0, nextTick - now);
+        }
+    }
+
+    private unsafe void Dispatch(byte* events, int n)
+    {
+        var slots = Volatile.Read(ref _slots);
+        for (int i = 0; i < n; i++)
+        {
+            byte* e = events + i * EventSize;
+            ulong data = Unsafe.ReadUnaligned<ulong>(e + DataOffset);
+            if (data == WakeData)
+            {
+                RunPosted();
+                continue;
+            }
+            var socket = Volatile.Read(ref slots[(int)(uint)data]);
+            if (socket == null || socket.Generation != (int)(data >> 32)) continue;
+            // The woken connection runs on this thread until it has to wait again (an app that blocks
+            // holds up every connection of this worker, as in any event loop); what it throws is caught
+            // by its own async method.
+            uint ready = *(uint*)e;
+            if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+            if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
         }
     }
 

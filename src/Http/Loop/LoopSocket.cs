@@ -11,12 +11,16 @@ namespace Prefork.Http.Loop;
 /// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
 /// owns it closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
 /// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
+/// Reads are read(2), which on a socket is recv(2) without flags, so a pipe can be read the same way
+/// (<see cref="ForPipe"/>: a worker's channel from its master).
 /// </summary>
 public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
 {
     private const int MSG_NOSIGNAL = 0x4000;
     private const int EAGAIN = 11, EINTR = 4;
-    private readonly Socket _socket;
+    private const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+    // Null for a pipe, whose descriptor stays its owner's.
+    private readonly Socket? _socket;
     private readonly EventLoop _loop;
     private bool _open;
     private ManualResetValueTaskSourceCore<int> _received;
@@ -24,13 +28,17 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private Memory<byte> _receiveInto;
     private ReadOnlyMemory<byte> _unsent;
 
-    public LoopSocket(Socket socket, EventLoop loop)
+    public LoopSocket(Socket socket, EventLoop loop) : this(loop) => _socket = socket;
+
+    private LoopSocket(EventLoop loop)
     {
-        _socket = socket;
         _loop = loop;
         ReadReady = new Readiness(ContinueReceive);
         WriteReady = new Readiness(ContinueSend);
     }
+
+    /// <summary>The read end of a pipe, made non-blocking by <see cref="Open"/>; only <see cref="ReceiveAsync"/> applies.</summary>
+    public static LoopSocket ForPipe(int fd, EventLoop loop) => new(loop) { Fd = fd };
 
     public int Fd { get; private set; }
     internal int Slot { get; set; }
@@ -41,8 +49,15 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
     public void Open()
     {
-        _socket.Blocking = false;
-        Fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        if (_socket != null)
+        {
+            _socket.Blocking = false;
+            Fd = (int)_socket.SafeHandle.DangerousGetHandle();
+        }
+        else if (Fcntl(Fd, F_SETFL, Fcntl(Fd, F_GETFL, 0) | O_NONBLOCK) < 0)
+        {
+            throw Failure("fcntl", Marshal.GetLastPInvokeError());
+        }
         _loop.Add(this);
         _open = true;
     }
@@ -105,7 +120,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         }
     }
 
-    /// <summary>What recv(2) gave, or -1 when there is nothing yet.</summary>
+    /// <summary>What read(2) gave, or -1 when there is nothing yet.</summary>
     private unsafe int TryReceive(Span<byte> buffer)
     {
         if (!ReadReady.MayBeReady) return -1;
@@ -114,7 +129,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         {
             while (true)
             {
-                nint n = Recv(Fd, p, (nuint)buffer.Length, 0);
+                nint n = Read(Fd, p, (nuint)buffer.Length);
                 if (n >= 0)
                 {
                     if (n < buffer.Length) ReadReady.Drained(edges);
@@ -122,7 +137,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
                 }
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == EINTR) continue;
-                if (errno != EAGAIN) throw Failure("recv", errno);
+                if (errno != EAGAIN) throw Failure("read", errno);
                 ReadReady.Drained(edges);
                 return -1;
             }
@@ -172,8 +187,11 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _sent.OnCompleted(continuation, state, token, flags);
 
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, byte* buffer, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);

@@ -105,4 +105,31 @@ public class ConcurrencyTests(ITestOutputHelper output)
         Assert.Equal(replacement, rc.WorkerPid);
         Assert.Empty(ProcFs.ZombieChildren(master.MasterPid));
     }
+
+    [Fact]
+    public async Task Keep_alive_request_sent_while_app_code_blocks_the_loop_is_answered_not_timed_out()
+    {
+        // Keep-alive 1 s and a 7 s block: the idle connection's deadline passes long before the loop can read
+        // the request that reached it in time. The worker, not the client, was late.
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "async", "--keep-alive", "1"], output);
+        const string Hello = "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        await using var blocker = await RawHttpConnection.ConnectAsync(master.Port);
+        await using var idle = await RawHttpConnection.ConnectAsync(master.Port);
+        foreach (var c in new[] { blocker, idle })
+        {
+            await c.SendAsync(Hello);
+            Assert.Equal(200, (await c.ReadResponseAsync()).Status);
+        }
+
+        // Both connections already wait on the loop, and epoll reports them in the order their bytes came:
+        // the blocking request runs before the loop can see the idle connection's next one.
+        await blocker.SendAsync("GET /block?ms=7000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        await idle.SendAsync(Hello);
+
+        Assert.Equal("Hello, World!", (await idle.ReadResponseAsync(timeout: TimeSpan.FromSeconds(30))).BodyText);
+        Assert.StartsWith("slept 7000 ms", (await blocker.ReadResponseAsync(timeout: TimeSpan.FromSeconds(30))).BodyText);
+        // Nor half-closed for it: the connection is still kept alive.
+        await idle.SendAsync(Hello);
+        Assert.Equal("Hello, World!", (await idle.ReadResponseAsync()).BodyText);
+    }
 }

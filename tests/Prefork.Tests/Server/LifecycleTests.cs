@@ -97,6 +97,21 @@ public class LifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Sigkill_of_master_takes_down_a_worker_whose_loop_app_code_holds()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--timeout", "60"], output: output);
+        int worker = Assert.Single(master.WorkerPids);
+        await using var c = await RawHttpConnection.ConnectAsync(master.Port);
+        await c.SendAsync("GET /block?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Read by the loop, which goes straight on into the app: from here it hears nothing for 30 s.
+        await TcpTable.WaitUntilServerHasReadAsync(master.Port, c.LocalPort, Bound);
+        Assert.True(master.Signal(Native.SIGKILL));
+        Assert.Equal(137, await master.WaitForExitAsync(Bound));
+        var left = await ProcFs.WaitAllGoneAsync([worker], TimeSpan.FromSeconds(5), formerParent: master.MasterPid);
+        Assert.True(left.Count == 0, $"worker {worker} still alive 5 s after its master died, its loop held by a 30 s /block");
+    }
+
+    [Fact]
     public async Task Worker_that_cannot_boot_is_retried_with_back_off_then_master_gives_up_with_exit_3()
     {
         var dir = Directory.CreateTempSubdirectory("prefork-broken-");
