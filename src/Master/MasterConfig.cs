@@ -76,21 +76,24 @@ public sealed record MasterConfig(
             binds.Add(bind!);
         }
 
+        // Seconds on the command line, time spans from here on: each is converted once, here, and the master
+        // and its workers read the same value.
+        var gracefulTimeout = TimeSpan.FromSeconds(o.GracefulTimeout);
         var template = new WorkerSettings
         {
             ListenFds = [],
             Number = 0,
             Class = workerClass,
             MaxConnections = o.WorkerConnections,
-            KeepAlive = TimeSpan.FromSeconds(o.KeepAlive),
-            RequestTimeout = TimeSpan.FromSeconds(o.RequestTimeout),
-            GracefulTimeout = TimeSpan.FromSeconds(o.GracefulTimeout),
+            GracefulTimeout = gracefulTimeout,
             Limits = new HttpLimits
             {
                 MaxRequestLine = o.LimitRequestLine,
                 MaxHeaderFields = o.LimitRequestFields,
                 MaxHeaderFieldSize = o.LimitRequestFieldSize,
                 MaxBodySize = o.LimitRequestBody,
+                KeepAlive = TimeSpan.FromSeconds(o.KeepAlive),
+                RequestTimeout = TimeSpan.FromSeconds(o.RequestTimeout),
             },
             LogLevel = level,
             MaxRequests = o.MaxRequests,
@@ -107,7 +110,7 @@ public sealed record MasterConfig(
             AppType = appType,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            TimeSpan.FromSeconds(o.GracefulTimeout), TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
+            gracefulTimeout, TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 

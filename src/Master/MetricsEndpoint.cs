@@ -98,11 +98,9 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
         return ValueTask.CompletedTask;
     }
 
-    // IConnectionHost: small, conservative limits; nothing is logged or counted for a scrape.
+    // IConnectionHost: the engine's default limits and timeouts; nothing is logged or counted for a scrape.
     public HttpLimits Limits { get; } = new();
     public IHttpApp App => this;
-    public TimeSpan KeepAlive => TimeSpan.FromSeconds(5);
-    public TimeSpan RequestTimeout => TimeSpan.FromSeconds(10);
     public bool KeepAliveAllowed => true;
     public void RequestServed() { }
     public void Closed(HttpConnection connection) => _connections.TryRemove(connection, out _);

@@ -1,8 +1,13 @@
 using CommandLine;
+using Prefork.Http;
 
 namespace Prefork.Master;
 
-/// <summary>The command line. Names follow gunicorn's where it has one; every default is in --help and the README.</summary>
+/// <summary>
+/// The command line. Names follow gunicorn's where it has one; every default is in --help and the README, and
+/// written once: here, or, for the HTTP limits, as HttpLimits' constants named here. MasterConfig checks the
+/// values and turns them into the settings the master and its workers run with.
+/// </summary>
 public sealed class Options
 {
     [Option('b', "bind", HelpText = "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. (default: 127.0.0.1:8888)")]
@@ -23,25 +28,25 @@ public sealed class Options
     [Option("backlog", Default = 2048, HelpText = "Length of the listening socket's queue of connections not yet accepted.")]
     public int Backlog { get; set; }
 
-    [Option("keep-alive", Default = 5, HelpText = "Seconds an idle keep-alive connection stays open.")]
+    [Option("keep-alive", Default = HttpLimits.DefaultKeepAliveSeconds, HelpText = "Seconds an idle keep-alive connection stays open.")]
     public int KeepAlive { get; set; }
 
-    [Option("request-timeout", Default = 30, HelpText = "Seconds a client has to send a request head, each part of a body, or to take a response.")]
+    [Option("request-timeout", Default = HttpLimits.DefaultRequestTimeoutSeconds, HelpText = "Seconds a client has to send a request head, each part of a body, or to take a response.")]
     public int RequestTimeout { get; set; }
 
     [Option("graceful-timeout", Default = 30, HelpText = "Seconds workers get to finish their requests on a graceful stop before they are killed.")]
     public int GracefulTimeout { get; set; }
 
-    [Option("limit-request-line", Default = 8190, HelpText = "Longest request line in bytes; longer gets 414.")]
+    [Option("limit-request-line", Default = HttpLimits.DefaultMaxRequestLine, HelpText = "Longest request line in bytes; longer gets 414.")]
     public int LimitRequestLine { get; set; }
 
-    [Option("limit-request-fields", Default = 100, HelpText = "Most header fields in a request; more gets 431.")]
+    [Option("limit-request-fields", Default = HttpLimits.DefaultMaxHeaderFields, HelpText = "Most header fields in a request; more gets 431.")]
     public int LimitRequestFields { get; set; }
 
-    [Option("limit-request-field-size", Default = 8190, HelpText = "Longest header field line in bytes; longer gets 431.")]
+    [Option("limit-request-field-size", Default = HttpLimits.DefaultMaxHeaderFieldSize, HelpText = "Longest header field line in bytes; longer gets 431.")]
     public int LimitRequestFieldSize { get; set; }
 
-    [Option("limit-request-body", Default = 1048576L, HelpText = "Largest request body in bytes; larger gets 413.")]
+    [Option("limit-request-body", Default = HttpLimits.DefaultMaxBodySize, HelpText = "Largest request body in bytes; larger gets 413.")]
     public long LimitRequestBody { get; set; }
 
     [Option('t', "timeout", Default = 30, HelpText = "Seconds a worker may go without a heartbeat before the master kills and replaces it. Worker liveness, not a request deadline (see README).")]

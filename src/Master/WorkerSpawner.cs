@@ -39,7 +39,7 @@ public sealed class ProcessSpawner : IWorkerSpawner
             RedirectStandardError = false,
         };
         WorkerExecutable.Configure(start);
-        foreach (var (name, value) in settings.ToEnvironment()) start.Environment[name] = value;
+        start.Environment[WorkerSettings.EnvironmentVariable] = settings.ToJson();
         // W^X mapping of JIT code costs a JIT worker start time and memory and buys little in a process that
         // loads no code from the network. A setting the operator made in the environment wins.
         if (Environment.GetEnvironmentVariable(WriteXorExecute) == null) start.Environment[WriteXorExecute] = "0";

@@ -63,8 +63,7 @@ IHttpApp app;
 try
 {
     app = settings.AppAssembly == null ? new DemoApp(settings, () => server!.RequestsServed)
-        : AppLoader.IsSupported ? AppLoader.Load(settings.AppAssembly, settings.AppType)
-        : throw new InvalidOperationException("--app needs the JIT worker; this one is a NativeAOT build (README: Deploying)");
+        : AppLoader.Load(settings.AppAssembly, settings.AppType);
     if (settings.StaticRoot != null) app = new StaticThenApp(new StaticFiles(settings.StaticRoot, settings.StaticPrefix), app);
 }
 catch (Exception e)

@@ -44,8 +44,7 @@ public sealed class WorkerServer : IConnectionHost
         _settings = settings;
         App = app;
         _slot = settings.Class == WorkerClass.Sync ? new SyncSlot(_gate) : null;
-        _maxRequests = settings.MaxRequests <= 0 ? long.MaxValue
-            : settings.MaxRequests + Random.Shared.Next(settings.MaxRequestsJitter + 1);
+        _maxRequests = settings.RequestsBeforeRetiring();
         _scoreboard = settings.ScoreboardFd >= 0 ? Scoreboard.Open(settings.ScoreboardFd) : null;
         _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "accept" };
     }
@@ -53,10 +52,8 @@ public sealed class WorkerServer : IConnectionHost
     public IHttpApp App { get; }
     public ITrafficObserver? Traffic { get; init; }
     public HttpLimits Limits => _settings.Limits;
-    public TimeSpan KeepAlive => _settings.KeepAlive;
-    public TimeSpan RequestTimeout => _settings.RequestTimeout;
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
-    public bool KeepAliveAllowed => !_draining && _slot == null && _settings.KeepAlive > TimeSpan.Zero;
+    public bool KeepAliveAllowed => !_draining && _slot == null;
     public long RequestsServed => Interlocked.Read(ref _requests);
     public int OpenConnections => _connections.Count;
 

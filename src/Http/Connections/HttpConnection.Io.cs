@@ -39,9 +39,7 @@ public sealed partial class HttpConnection
         if (phase != _readPhase)
         {
             _readPhase = phase;
-            // With --keep-alive 0 no connection is ever kept idle: the only idle wait is a new connection's
-            // wait for its first request, which then gets the request timeout rather than none at all.
-            var wait = phase == Phase.Idle && _host.KeepAlive > TimeSpan.Zero ? _host.KeepAlive : _host.RequestTimeout;
+            var wait = phase == Phase.Idle ? _limits.IdleTimeout : _limits.RequestTimeout;
             _idleSince = Environment.TickCount64;
             _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
         }
@@ -55,7 +53,7 @@ public sealed partial class HttpConnection
     private ValueTask FlushAsync()
     {
         if (_output.Length == 0) return default;
-        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
         var sending = _io.SendAsync(_output.Memory);
         if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
         _output.Clear();

@@ -100,7 +100,7 @@ public sealed partial class HttpConnection : IResponseSink
         using var args = new SocketAsyncEventArgs { SendPacketsElements = [element] };
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         args.Completed += (_, a) => done.TrySetResult();
-        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_host.RequestTimeout.TotalMilliseconds);
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
         if (_socket.SendPacketsAsync(args)) await done.Task;
         if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
     }

@@ -242,7 +242,8 @@ public sealed partial class HttpConnection
 
     /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
     private bool KeepAliveWanted() =>
-        (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive) && !_response.Close && _host.KeepAliveAllowed;
+        (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive) && !_response.Close
+        && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
 
     /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
     private RejectReason BodyCutShort() =>

@@ -7,10 +7,10 @@ public interface IConnectionHost
 {
     HttpLimits Limits { get; }
     IHttpApp App { get; }
-    TimeSpan KeepAlive { get; }
-    /// <summary>How long a client may take to send a request head, each part of a body, or to read a response.</summary>
-    TimeSpan RequestTimeout { get; }
-    /// <summary>False while the server drains, or for the sync class: the next response says "Connection: close".</summary>
+    /// <summary>
+    /// False while the server drains, or for the sync class: the next response says "Connection: close". Keep-alive
+    /// turned off altogether is the limits' to say (<see cref="HttpLimits.KeepAliveEnabled"/>).
+    /// </summary>
     bool KeepAliveAllowed { get; }
     /// <summary>Who counts connections and requests and writes the access log; null: nobody (the master's metrics listener).</summary>
     ITrafficObserver? Traffic => null;

@@ -18,16 +18,24 @@ public static class AppLoader
     /// and the AOT compiler drops this loader from it.
     /// </summary>
     [FeatureGuard(typeof(RequiresDynamicCodeAttribute))]
-    public static bool IsSupported => RuntimeFeature.IsDynamicCodeSupported;
+    private static bool IsSupported => RuntimeFeature.IsDynamicCodeSupported;
 
-    /// <summary>Throws, with a message fit for the log, when the assembly or the type cannot be used.</summary>
+    /// <summary>
+    /// Throws, with a message fit for the log, when the assembly or the type cannot be used. Whether this build
+    /// can run --app at all is the master's decision (MasterConfig refuses --app beside a NativeAOT worker), and
+    /// the worker trusts its settings: the guard here is what lets the AOT compiler drop the loader, and only a
+    /// worker started by hand with a made-up record reaches its throw.
+    /// </summary>
+    public static IHttpApp Load(string assemblyPath, string? typeName) =>
+        IsSupported ? LoadWithJit(assemblyPath, typeName) : throw new InvalidOperationException("a NativeAOT worker cannot load --app");
+
     [RequiresDynamicCode("Runs an assembly compiled just in time")]
     // Trimming only happens in the NativeAOT build, where IsSupported is false and this code is gone; in the
     // JIT worker every type of the user's assembly is there to reflect over.
     [UnconditionalSuppressMessage("Trimming", "IL2026")]
     [UnconditionalSuppressMessage("Trimming", "IL2072")]
     [UnconditionalSuppressMessage("Trimming", "IL2075")]
-    public static IHttpApp Load(string assemblyPath, string? typeName)
+    private static IHttpApp LoadWithJit(string assemblyPath, string? typeName)
     {
         var assembly = new AppLoadContext(assemblyPath).LoadFromAssemblyPath(assemblyPath);
         var type = typeName != null
@@ -47,7 +55,7 @@ public static class AppLoader
         }
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in Load")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in LoadWithJit")]
     private static Type FindTheApp(Assembly assembly, string path)
     {
         var apps = assembly.GetExportedTypes().Where(t => typeof(IHttpApp).IsAssignableFrom(t) && !t.IsAbstract && !t.IsInterface).ToList();
@@ -60,7 +68,7 @@ public static class AppLoader
         };
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in Load")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "As in LoadWithJit")]
     private sealed class AppLoadContext(string assemblyPath) : AssemblyLoadContext(Path.GetFileNameWithoutExtension(assemblyPath))
     {
         private static readonly string ContractName = typeof(IHttpApp).Assembly.GetName().Name!;

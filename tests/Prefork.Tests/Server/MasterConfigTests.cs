@@ -1,5 +1,6 @@
 using CommandLine;
 using Prefork.Control;
+using Prefork.Http;
 using Prefork.Master;
 
 namespace Prefork.Tests.Server;
@@ -88,6 +89,17 @@ public class MasterConfigTests
     }
 
     [Fact]
+    public void An_empty_command_line_gives_the_engines_own_defaults()
+    {
+        // The flags name HttpLimits' constants, so the master's workers and its metrics listener (new HttpLimits()) agree.
+        var (config, error) = From();
+        Assert.Null(error);
+        Assert.Equal(new HttpLimits(), config!.WorkerTemplate.Limits);
+        Assert.True(config.WorkerTemplate.Limits.KeepAliveEnabled);
+        Assert.Equal(long.MaxValue, config.WorkerTemplate.RequestsBeforeRetiring());
+    }
+
+    [Fact]
     public void Seconds_become_time_spans_and_zero_keeps_its_meaning()
     {
         var (config, error) = From("--workers", "3", "--keep-alive", "0", "--graceful-timeout", "0", "--timeout", "7",
@@ -97,7 +109,9 @@ public class MasterConfigTests
         Assert.Equal(2, config.Binds.Count);
         Assert.Equal(TimeSpan.Zero, config.GracefulTimeout);
         Assert.Equal(TimeSpan.FromSeconds(7), config.Timeout);
-        Assert.Equal(TimeSpan.Zero, config.WorkerTemplate.KeepAlive);
+        Assert.Equal(TimeSpan.Zero, config.WorkerTemplate.Limits.KeepAlive);
+        Assert.False(config.WorkerTemplate.Limits.KeepAliveEnabled);
+        Assert.Equal(config.WorkerTemplate.Limits.RequestTimeout, config.WorkerTemplate.Limits.IdleTimeout);
         Assert.Equal(WorkerClass.Sync, config.WorkerTemplate.Class);
     }
 }
