@@ -35,6 +35,18 @@ public sealed class AspNetCoreAppTests
                 for (int i = 0; i < 1000; i++) await context.Response.WriteAsync(line);
             });
             app.MapGet("/fail", string () => throw new InvalidOperationException("boom"));
+            app.MapGet("/cookies", (HttpContext context) =>
+            {
+                context.Response.OnStarting(() =>
+                {
+                    context.Response.Headers["X-Started"] = "yes";
+                    return Task.CompletedTask;
+                });
+                context.Response.Cookies.Append("a", "1");
+                context.Response.Cookies.Append("b", "2");
+                return "two cookies";
+            });
+            app.MapGet("/file", (string path) => Results.File(path, "application/octet-stream"));
             return app;
         }
     }
@@ -87,6 +99,36 @@ public sealed class AspNetCoreAppTests
         Assert.Equal(0, failed.Content.Headers.ContentLength);
         // The connection survives a failure before the response started.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/hello")).StatusCode);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task Starting_callbacks_repeated_headers_and_files_reach_the_client()
+    {
+        using var transport = new LoopbackTransport();
+        await using var app = BuildApp(transport);
+        await app.StartAsync();
+        using var client = ClientFor(transport);
+
+        var cookies = await client.GetAsync("/cookies");
+        Assert.Equal("yes", Assert.Single(cookies.Headers.GetValues("X-Started")));
+        Assert.Equal(["a=1; path=/", "b=2; path=/"], cookies.Headers.GetValues("Set-Cookie"));
+
+        var path = Path.GetTempFileName();
+        try
+        {
+            var content = new byte[200_000];
+            Random.Shared.NextBytes(content);
+            await File.WriteAllBytesAsync(path, content);
+            var file = await client.GetAsync($"/file?path={Uri.EscapeDataString(path)}");
+            Assert.Equal(HttpStatusCode.OK, file.StatusCode);
+            Assert.Equal(content.Length, file.Content.Headers.ContentLength);
+            Assert.Equal(content, await file.Content.ReadAsByteArrayAsync());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
         await app.StopAsync();
     }
 }
