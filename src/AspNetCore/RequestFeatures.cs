@@ -1,0 +1,111 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using HttpRequest = Prefork.App.HttpRequest;
+using HttpResponse = Prefork.App.HttpResponse;
+
+namespace Prefork.AspNetCore;
+
+/// <summary>
+/// One request's feature collection. The features a server must provide are this one object (as Kestrel's
+/// protocol object is); what middleware adds or replaces goes in a small table looked up first.
+/// </summary>
+internal sealed partial class RequestFeatures : IFeatureCollection,
+    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
+    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature
+{
+    private static readonly HashSet<Type> Own =
+    [
+        typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature),
+        typeof(IHttpConnectionFeature), typeof(IHttpRequestLifetimeFeature),
+        typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature),
+    ];
+
+    private readonly HttpRequest _request;
+    private readonly long _maxRequestBodySize;
+    private Dictionary<Type, object?>? _added;
+
+    public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
+    {
+        _request = request;
+        _response = response;
+        _maxRequestBodySize = maxRequestBodySize;
+        Method = request.MethodName;
+        RawTarget = request.Target;
+        Path = PathString.FromUriComponent(request.Path).Value ?? "/";
+        QueryString = request.Query.Length == 0 ? "" : "?" + request.Query;
+        Protocol = request.Version;
+        Headers = new HeaderDictionary(request.HeaderCount);
+        for (int i = 0; i < request.HeaderCount; i++)
+        {
+            var name = request.HeaderName(i);
+            Headers[name] = Microsoft.Extensions.Primitives.StringValues.Concat(Headers[name], request.HeaderValue(i));
+        }
+        Body = request.BodyStream;
+        CanHaveBody = request.Body.Length > 0 || Headers.ContainsKey("Transfer-Encoding");
+    }
+
+    // IFeatureCollection
+    public bool IsReadOnly => false;
+    public int Revision { get; private set; }
+
+    public object? this[Type key]
+    {
+        get => _added != null && _added.TryGetValue(key, out var feature) ? feature : Own.Contains(key) ? this : null;
+        set
+        {
+            (_added ??= new())[key] = value;
+            Revision++;
+        }
+    }
+
+    public TFeature? Get<TFeature>() => (TFeature?)this[typeof(TFeature)];
+    public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
+
+    public IEnumerator<KeyValuePair<Type, object>> GetEnumerator()
+    {
+        foreach (var type in Own)
+        {
+            if (_added == null || !_added.ContainsKey(type)) yield return new(type, this);
+        }
+        if (_added == null) yield break;
+        foreach (var (type, feature) in _added)
+        {
+            if (feature != null) yield return new(type, feature);
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    // IHttpRequestFeature: the request line and head as the engine parsed them; the body is already read whole.
+    public string Protocol { get; set; }
+    public string Scheme { get; set; } = "http";
+    public string Method { get; set; }
+    public string PathBase { get; set; } = "";
+    public string Path { get; set; }
+    public string QueryString { get; set; }
+    public string RawTarget { get; set; }
+    public IHeaderDictionary Headers { get; set; }
+    public Stream Body { get; set; }
+
+    // IHttpConnectionFeature: the engine does not hand the connection's endpoints to the app yet.
+    public string ConnectionId { get; set; } = "";
+    public IPAddress? RemoteIpAddress { get; set; }
+    public IPAddress? LocalIpAddress { get; set; }
+    public int RemotePort { get; set; }
+    public int LocalPort { get; set; }
+
+    // IHttpRequestLifetimeFeature: the engine does not report a client that goes away mid-request yet.
+    public CancellationToken RequestAborted { get; set; }
+    public void Abort() => _response.Close = true;
+
+    public bool CanHaveBody { get; }
+
+    // IHttpMaxRequestBodySizeFeature: the engine reads the body before the app runs, within its own limit.
+    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => true;
+    public long? MaxRequestBodySize
+    {
+        get => _maxRequestBodySize;
+        set => throw new InvalidOperationException("the request body has already been read");
+    }
+}
