@@ -53,8 +53,6 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
 
     public HttpLimits Limits { get; } = new();
     public IHttpApp App => _app ?? throw new InvalidOperationException("not started");
-    public TimeSpan KeepAlive => TimeSpan.FromSeconds(5);
-    public TimeSpan RequestTimeout => TimeSpan.FromSeconds(10);
     public bool KeepAliveAllowed => true;
     public void RequestServed() { }
     public void Closed(HttpConnection connection) { }
