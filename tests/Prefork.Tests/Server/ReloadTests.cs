@@ -48,7 +48,9 @@ public class ReloadTests(ITestOutputHelper output)
     public async Task Connections_opened_just_before_a_stop_are_all_answered(int signal)
     {
         int workers = signal == Native.SIGTTOU ? 3 : 2;
-        await using var master = await MasterProcess.StartReadyAsync(workers, output: output);
+        // The connections wait, accepted and idle, until the workers concerned drain; on a loaded machine a new
+        // generation can take longer to boot than the default keep-alive, which would close them first.
+        await using var master = await MasterProcess.StartReadyAsync(workers, ["--keep-alive", "60"], output: output);
         var old = master.WorkerPids.ToList();
         var connections = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => RawHttpConnection.ConnectAsync(master.Port)));
         try
