@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -86,6 +87,18 @@ internal static class DifferentialApp
         {
             var line = new string('x', 99) + "\n";
             for (int i = 0; i < 1000; i++) await context.Response.WriteAsync(line);
+        });
+        // The request as the app sees it, connection details aside (each server's own ports).
+        app.MapMethods("/request/{**rest}", ["GET", "POST"], (HttpContext context) =>
+        {
+            var request = context.Request;
+            return Results.Json(new
+            {
+                request.Method, request.Scheme, request.Protocol, Host = request.Host.Value, PathBase = request.PathBase.Value,
+                Path = request.Path.Value, QueryString = request.QueryString.Value, request.Query, context.Features.Get<IHttpRequestFeature>()!.RawTarget,
+                request.ContentLength, request.ContentType, context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody,
+                Repeated = request.Headers["X-Repeated"].ToArray(), request.Cookies,
+            });
         });
         app.MapGet("/fail", string () => throw new InvalidOperationException("boom"));
         app.MapGet("/handled/fail", string () => throw new InvalidOperationException("boom"));

@@ -33,6 +33,10 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         { "dot segments above the root", Get("/../../text") },
         { "a dot segment that ends the path", Get("/items/42/.") },
         { "absolute-form target", RequestHead("GET", "http://localhost/text", []) + "\r\n" },
+        { "the request as the app sees it", Get("/request/a%20b/c?x=1&x=2&y=%C3%A9", "X-Repeated: one", "X-Repeated: two, three", "Cookie: a=1; b=2") },
+        { "the request as the app sees it, HTTP/1.0", "GET /request/old HTTP/1.0\r\nHost: localhost\r\n\r\n" },
+        { "the request as the app sees it, with a chunked body", Chunked("/request/posted", "text/plain", "some", "thing") },
+        { "the request as the app sees it, with a sized body", Post("/request/posted", "text/plain", "something") },
         { "JSON POST with an empty body is 400", Post("/items", "application/json", "") },
         { "JSON POST with no body at all is 400", RequestHead("POST", "/items", ["Content-Type: application/json"]) + "\r\n" },
         { "unknown path is 404", Get("/nowhere") },
@@ -102,7 +106,7 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         var response = answer.Response;
         var text = new StringBuilder($"{response.Version} {response.Status} {response.Reason}\n");
         foreach (var (field, value) in response.Headers) text.Append($"{field}: {value}\n");
-        text.Append('\n').Append(response.Body.Length <= 400 ? response.BodyText : $"({response.Body.Length} bytes)");
+        text.Append('\n').Append(response.Body.Length <= 1000 ? response.BodyText : $"({response.Body.Length} bytes)");
         return text.Append(answer.KeptAlive ? "\n(connection kept alive)" : "\n(connection closed)").ToString();
     }
 }
