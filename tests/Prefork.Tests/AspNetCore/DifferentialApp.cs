@@ -73,6 +73,11 @@ internal static class DifferentialApp
             context.Response.Headers.Vary = "Accept-Language";
             return "cacheable";
         });
+        app.MapGet("/header", (HttpContext context, string value) =>
+        {
+            context.Response.Headers["X-Echo"] = value;
+            return "echoed";
+        });
         app.MapGet("/unauthorized", (HttpContext context) =>
         {
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"diff\"";
