@@ -106,6 +106,12 @@ internal static class DifferentialApp
             });
         });
         app.MapGet("/fail", string () => throw new InvalidOperationException("boom"));
+        app.MapGet("/fail-late", async (HttpContext context, int? lines) =>
+        {
+            var line = new string('x', 99) + "\n";
+            for (int i = 0; i < (lines ?? 1); i++) await context.Response.WriteAsync(line);
+            throw new InvalidOperationException("boom after the response started");
+        });
         app.MapGet("/handled/fail", string () => throw new InvalidOperationException("boom"));
         return app;
     }

@@ -8,8 +8,11 @@ using Prefork.Tests.Server;
 
 namespace Prefork.Tests.AspNetCore;
 
-/// <summary>What one raw request got from a server: the response, and whether the connection then served another.</summary>
-public sealed record Answer(RawResponse Response, bool KeptAlive);
+/// <summary>
+/// What one raw request got from a server: the response (null when the connection ended inside it), and whether
+/// the connection then served another.
+/// </summary>
+public sealed record Answer(RawResponse? Response, bool KeptAlive);
 
 /// <summary>
 /// <see cref="DifferentialApp"/> twice in the test process, over one content root: once on Kestrel, once on
@@ -55,7 +58,15 @@ public sealed class KestrelAndPrefork : IAsyncLifetime
     {
         await using var connection = await RawHttpConnection.ConnectAsync(port);
         await connection.SendAsync(request);
-        var response = await connection.ReadResponseAsync(head: request.StartsWith("HEAD ", StringComparison.Ordinal));
+        RawResponse response;
+        try
+        {
+            response = await connection.ReadResponseAsync(head: request.StartsWith("HEAD ", StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is EndOfStreamException or SocketException)
+        {
+            return new Answer(null, KeptAlive: false);
+        }
         return new Answer(response, await ServesAnotherAsync(connection));
     }
 

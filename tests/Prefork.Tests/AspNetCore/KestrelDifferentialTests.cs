@@ -55,6 +55,8 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         { "Content-Length set by the app", Get("/length") },
         { "body streamed past the engine's buffer", Get("/stream") },
         { "unhandled exception is 500", Get("/fail") },
+        { "exception after the response started", Get("/fail-late") },
+        { "exception after the response streamed past the engine's buffer", Get("/fail-late?lines=1000") },
         { "exception handler answers with problem details", Get("/handled/fail") },
         { "POST to a GET route is 405 with Allow", Post("/text", "text/plain", "hi") },
         { "HEAD on a GET and HEAD route", Head("/both") },
@@ -107,7 +109,7 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
 
     private static string Show(Answer answer)
     {
-        var response = answer.Response;
+        if (answer.Response is not { } response) return "(connection ended inside the response)";
         var text = new StringBuilder($"{response.Version} {response.Status} {response.Reason}\n");
         foreach (var (field, value) in response.Headers) text.Append($"{field}: {value}\n");
         text.Append('\n').Append(response.Body.Length <= 1000 ? response.BodyText : $"({response.Body.Length} bytes)");

@@ -35,7 +35,11 @@ internal static partial class ResponseDifferences
     public static List<string> Between(Answer kestrel, Answer prefork)
     {
         var differences = new List<string>();
-        var (k, p) = (kestrel.Response, prefork.Response);
+        if (kestrel.Response is not { } k || prefork.Response is not { } p)
+        {
+            if (!CutShortOrFailed(kestrel, prefork)) differences.Add($"response cut short {kestrel.Response == null} / {prefork.Response == null}");
+            return differences;
+        }
         if (k.Version != p.Version) differences.Add($"version {k.Version} / {p.Version}");
         if (k.Status != p.Status) differences.Add($"status {k.Status} / {p.Status}");
 
@@ -64,6 +68,15 @@ internal static partial class ResponseDifferences
         }
         return differences;
     }
+
+    /// <summary>
+    /// An app that fails after starting its response: Kestrel has sent the head and can only cut the connection;
+    /// Prefork's engine, still holding a small response whole, answers 500 and closes instead. Either way the
+    /// client cannot take the part for the whole.
+    /// </summary>
+    private static bool CutShortOrFailed(Answer kestrel, Answer prefork) =>
+        kestrel.Response == null
+        && (prefork.Response == null || prefork.Response is { Status: 500 } && !prefork.KeptAlive && prefork.Response.Header("Connection") == "close");
 
     private static bool EndsWithConnection(RawResponse response) =>
         response.Body.Length > 0 && !response.HasHeader("Content-Length") && !response.HasHeader("Transfer-Encoding");
