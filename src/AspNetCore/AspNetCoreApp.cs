@@ -16,6 +16,7 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
         var features = new RequestFeatures(request, response, maxRequestBodySize);
         var context = application.CreateContext(features);
         Exception? failure = null;
+        bool failedAfterStart = false;
         try
         {
             await application.ProcessRequestAsync(context);
@@ -26,10 +27,14 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
             failure = e;
             Log.Error($"Unhandled exception in \"{request.MethodName} {request.Target}\": {e}");
             // As Kestrel: a 500 with an empty body while nothing is sent; after that the connection is cut.
-            if (!features.HasStarted) features.ReplaceWithServerError();
+            failedAfterStart = features.HasStarted;
+            if (!failedAfterStart) features.ReplaceWithServerError();
         }
         await features.RunOnCompletedAsync();
         application.DisposeContext(context, failure);
-        if (failure != null && response.HasStarted) throw new IOException("the app failed after its response started", failure);
+        // A response the app started and could not finish must not reach the client as whole. The engine cuts the
+        // connection if the head is out; if it still holds all of it (a small body), it answers 500 and closes
+        // instead, where Kestrel, which sends on each flush, can only cut.
+        if (failedAfterStart) throw new IOException("the app failed after its response started", failure);
     }
 }

@@ -52,6 +52,8 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
         {
             while (_onStarting.TryPop(out var starting)) await starting.Callback(starting.State);
         }
+        // Checked while the response can still become a 500: once started, the head is the engine's.
+        foreach (var (name, values) in ResponseHeaders) ResponseFieldCheck.Check(name, values);
         HasStarted = true;
         CopyHead();
     }

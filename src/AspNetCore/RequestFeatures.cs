@@ -32,7 +32,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
         _maxRequestBodySize = maxRequestBodySize;
         Method = request.MethodName;
         RawTarget = request.Target;
-        Path = PathString.FromUriComponent(request.Path).Value ?? "/";
+        Path = DotSegments.Remove(PathString.FromUriComponent(request.Path).Value ?? "/");
         QueryString = request.Query.Length == 0 ? "" : "?" + request.Query;
         Protocol = request.Version;
         Headers = new HeaderDictionary(request.HeaderCount);

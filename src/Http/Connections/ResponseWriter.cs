@@ -12,11 +12,17 @@ internal static class ResponseWriter
     // "HTTP/1.1 200 OK\r\nServer: Prefork\r\n" for each status, encoded the first time it is sent.
     private static readonly byte[]?[] StatusLines = new byte[]?[600];
 
-    /// <summary>A whole buffered response: head with Content-Length, then the body (not for HEAD).</summary>
+    /// <summary>
+    /// A whole buffered response: head with Content-Length, then the body (not for HEAD). With no body to send, a
+    /// length the app states is the one to give: a HEAD response's is the GET's (RFC 9110 §9.3.2), which an app
+    /// may state without writing the body (ASP.NET Core's static files do).
+    /// </summary>
     public static void Write(OutputBuffer output, HttpResponse response, bool headRequest, bool keepAlive, bool http10)
     {
-        WriteHead(output, response, BodyFraming.ContentLength, response.Body.Length, keepAlive, http10);
-        if (HasBody(response.StatusCode) && !headRequest) output.Write(response.Body.Span);
+        bool sendsBody = HasBody(response.StatusCode) && !headRequest;
+        long length = !sendsBody && response.ContentLength is { } stated ? stated : response.Body.Length;
+        WriteHead(output, response, BodyFraming.ContentLength, length, keepAlive, http10);
+        if (sendsBody) output.Write(response.Body.Span);
     }
 
     public static void WriteHead(OutputBuffer output, HttpResponse response, BodyFraming framing, long length, bool keepAlive, bool http10)

@@ -15,6 +15,7 @@ namespace Prefork.Tests.AspNetCore;
 /// A minimal API app, written as for Kestrel, served by Prefork's engine: the host is built while
 /// <see cref="HostInterception"/> listens, as in a worker, so nothing in the app names Prefork.
 /// </summary>
+[Collection(HostsInProcess.Name)]
 public sealed class AspNetCoreAppTests
 {
     private sealed record Item(string Name, int Count);

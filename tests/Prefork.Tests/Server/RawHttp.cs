@@ -149,10 +149,14 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         }
         else
         {
+            // Delimited by the end of the connection (RFC 9112 §6.3): taken as it comes, as it may outgrow the buffer.
             var ms = new MemoryStream();
-            while (await FillAsync(token)) { }
-            ms.Write(_buffer, _start, _end - _start);
-            _start = _end;
+            do
+            {
+                ms.Write(_buffer, _start, _end - _start);
+                _start = _end;
+            }
+            while (await FillAsync(token));
             body = ms.ToArray();
         }
         return response with { Body = body, CompletedAt = Stopwatch.GetTimestamp() };
