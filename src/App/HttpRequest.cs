@@ -1,3 +1,4 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -7,10 +8,16 @@ namespace Prefork.App;
 public sealed class HttpRequest
 {
     private readonly RequestHead _head;
+    // Null for a request made without a socket (an app called directly, in a test).
+    private readonly IClientConnection? _connection;
     private string? _method, _path, _query, _target;
     private MemoryStream? _bodyStream;
 
-    internal HttpRequest(RequestHead head) => _head = head;
+    internal HttpRequest(RequestHead head, IClientConnection? connection = null)
+    {
+        _head = head;
+        _connection = connection;
+    }
 
     public Method Method => _head.Method;
     public string MethodName => _method ??= Encoding.ASCII.GetString(_head[_head.MethodText]);
@@ -27,6 +34,13 @@ public sealed class HttpRequest
     public Stream BodyStream => _bodyStream ??= MemoryMarshal.TryGetArray(Body, out var array)
         ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
         : new MemoryStream(Body.ToArray(), writable: false);
+
+    /// <summary>The client's address and port; null on a Unix socket. Looked up once a connection, when first asked.</summary>
+    public IPEndPoint? RemoteEndPoint => _connection?.RemoteEndPoint;
+    /// <summary>The address and port the client reached; null on a Unix socket.</summary>
+    public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;
+    /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
+    public string ConnectionId => _connection?.ConnectionId ?? "";
 
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));

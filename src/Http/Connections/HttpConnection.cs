@@ -29,7 +29,6 @@ public sealed partial class HttpConnection
     private readonly OutputBuffer _responseBody = new(256);
     private byte[] _input;
     private int _start, _end;
-    private string? _remoteAddress;
 
     // The clock: see HttpConnection.Deadlines.cs.
     private volatile Phase _phase;
@@ -47,14 +46,11 @@ public sealed partial class HttpConnection
         _traffic = host.Traffic;
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
-        _request = new HttpRequest(_head);
+        _request = new HttpRequest(_head, this);
         _response = new HttpResponse(_responseBody, this);
     }
 
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
-
-    /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
-    public string RemoteAddress => _remoteAddress ??= (_socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address.ToString() ?? "-";
 
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
