@@ -42,6 +42,16 @@ public sealed class HttpRequest
     /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
     public string ConnectionId => _connection?.ConnectionId ?? "";
 
+    /// <summary>
+    /// Fires when the client resets the connection while the request runs, or when the app calls <see cref="Abort"/>.
+    /// A client that only ends its sending side after a whole request may still be reading, so that does not fire it.
+    /// Made when first asked: a request that never asks costs nothing.
+    /// </summary>
+    public CancellationToken Aborted => _connection?.Aborted ?? CancellationToken.None;
+
+    /// <summary>Resets the connection instead of answering: the client sees it end at once, and nothing more is sent.</summary>
+    public void Abort() => _connection?.Abort();
+
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
     public string HeaderValue(int index) => Encoding.Latin1.GetString(_head.HeaderValue(index));

@@ -8,4 +8,6 @@ internal interface IClientConnection
     IPEndPoint? RemoteEndPoint { get; }
     IPEndPoint? LocalEndPoint { get; }
     string ConnectionId { get; }
+    CancellationToken Aborted { get; }
+    void Abort();
 }

@@ -26,6 +26,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     private Dictionary<Type, object?>? _added;
     private string? _connectionId;
     private ConnectionEndpoints? _endpoints;
+    private CancellationToken? _requestAborted;
 
     public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
     {
@@ -128,9 +129,14 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
 
     private sealed record ConnectionEndpoints(IPAddress? RemoteIp, int RemotePort, IPAddress? LocalIp, int LocalPort);
 
-    // IHttpRequestLifetimeFeature: the engine does not report a client that goes away mid-request yet.
-    public CancellationToken RequestAborted { get; set; }
-    public void Abort() => _response.Close = true;
+    // IHttpRequestLifetimeFeature: the engine's token, made only if the app asks; middleware may put its own in place.
+    public CancellationToken RequestAborted
+    {
+        get => _requestAborted ?? _request.Aborted;
+        set => _requestAborted = value;
+    }
+
+    public void Abort() => _request.Abort();
 
     public bool CanHaveBody { get; }
 

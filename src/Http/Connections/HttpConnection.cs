@@ -41,7 +41,7 @@ public sealed partial class HttpConnection
     public HttpConnection(Socket socket, IConnectionHost host)
     {
         _socket = socket;
-        _io = new LoopSocket(socket, EventLoop.Shared);
+        _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone };
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
@@ -191,6 +191,7 @@ public sealed partial class HttpConnection
     private async ValueTask<bool> RunAppAsync()
     {
         _phase = Phase.Processing;
+        RenewAborted();
         try
         {
             var pending = _host.App.HandleAsync(_request, _response);
@@ -202,6 +203,10 @@ public sealed partial class HttpConnection
             }
             await pending;
         }
+        catch (Exception) when (_clientGone || _aborted)
+        {
+            // What the app was doing when the connection was reset or aborted no longer has anyone to tell.
+        }
         catch (Exception e) when (!IsClientFailure(e))
         {
             Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
@@ -212,6 +217,7 @@ public sealed partial class HttpConnection
             _response.Close = true;
         }
         _host.RequestServed();
+        if (EndedInAbort()) return false;
 
         bool keepAlive;
         if (_response.HasStarted)
