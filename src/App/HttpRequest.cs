@@ -52,6 +52,9 @@ public sealed class HttpRequest
     /// <summary>Resets the connection instead of answering: the client sees it end at once, and nothing more is sent.</summary>
     public void Abort() => _connection?.Abort();
 
+    /// <summary>The client asks to switch protocols (a WebSocket handshake): the app may take it with <see cref="HttpResponse.UpgradeAsync"/>.</summary>
+    public bool IsUpgradeRequest => _head.IsUpgrade;
+
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
     public string HeaderValue(int index) => Encoding.Latin1.GetString(_head.HeaderValue(index));

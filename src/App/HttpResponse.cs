@@ -63,6 +63,14 @@ public sealed class HttpResponse
     /// </summary>
     public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
 
+    /// <summary>
+    /// Takes an upgrade request (<see cref="HttpRequest.IsUpgradeRequest"/>): sends 101 Switching Protocols with the
+    /// headers set so far (the connection adds "Connection: upgrade") and hands over the connection as a stream of
+    /// the raw bytes both ways. No HTTP follows on it: the connection closes when the app returns, or earlier
+    /// when the stream is disposed.
+    /// </summary>
+    public ValueTask<Stream> UpgradeAsync() => _sink.UpgradeAsync();
+
     public void Write(string text)
     {
         if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");

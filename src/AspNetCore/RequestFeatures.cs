@@ -18,7 +18,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     [
         typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature),
         typeof(IHttpConnectionFeature), typeof(IHttpRequestLifetimeFeature),
-        typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature),
+        typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpUpgradeFeature),
     ];
 
     private readonly HttpRequest _request;

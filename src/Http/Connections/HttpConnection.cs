@@ -217,6 +217,12 @@ public sealed partial class HttpConnection
             _response.Close = true;
         }
         _host.RequestServed();
+        if (_upgraded)
+        {
+            // The app is done with the new protocol (its end may have looked like a reset): no HTTP follows.
+            RequestCompleted(0);
+            return false;
+        }
         if (EndedInAbort()) return false;
 
         bool keepAlive;

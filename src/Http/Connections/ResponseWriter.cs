@@ -52,7 +52,9 @@ internal static class ResponseWriter
                 output.Write("Transfer-Encoding: chunked\r\n"u8);
             }
         }
-        if (!keepAlive) output.Write("Connection: close\r\n\r\n"u8);
+        // RFC 9110 §7.8: a 101 names "upgrade" in Connection; the connection owns the field, so an app cannot get it wrong.
+        if (status == 101) output.Write("Connection: Upgrade\r\n\r\n"u8);
+        else if (!keepAlive) output.Write("Connection: close\r\n\r\n"u8);
         else if (http10) output.Write("Connection: keep-alive\r\n\r\n"u8);
         else output.Write("\r\n"u8);
     }
@@ -72,6 +74,7 @@ internal static class ResponseWriter
     public static string ReasonPhrase(int status) => status switch
     {
         100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
         201 => "Created",
         204 => "No Content",
