@@ -10,7 +10,7 @@ public sealed class HttpRequest
     private readonly RequestHead _head;
     // Null for a request made without a socket (an app called directly, in a test).
     private readonly IClientConnection? _connection;
-    private string? _method, _path, _query, _target;
+    private string? _method, _path, _query, _target, _requestId;
     private MemoryStream? _bodyStream;
 
     internal HttpRequest(RequestHead head, IClientConnection? connection = null)
@@ -41,6 +41,9 @@ public sealed class HttpRequest
     public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;
     /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
     public string ConnectionId => _connection?.ConnectionId ?? "";
+
+    /// <summary>Names this request: its connection's id and its number on the connection, for logs that trace one request.</summary>
+    public string RequestId => _requestId ??= _connection == null ? "" : $"{_connection.ConnectionId}:{_connection.Requests:X8}";
 
     /// <summary>
     /// Fires when the client resets the connection while the request runs, or when the app calls <see cref="Abort"/>.
@@ -83,7 +86,7 @@ public sealed class HttpRequest
 
     internal void Reset()
     {
-        _method = _path = _query = _target = null;
+        _method = _path = _query = _target = _requestId = null;
         _bodyStream = null;
         Body = default;
     }

@@ -23,8 +23,18 @@ public sealed class HttpResponse
     }
 
     private readonly IResponseSink _sink;
+    private string? _reasonPhrase;
 
     public int StatusCode { get; set; } = 200;
+
+    /// <summary>The status line's reason phrase; unset, the usual one for the status. Clients ignore it (RFC 9112 §4).</summary>
+    public string? ReasonPhrase
+    {
+        get => _reasonPhrase;
+        set => _reasonPhrase = value == null || IsReasonPhrase(value) ? value
+            : throw new ArgumentException("a reason phrase holds tabs, spaces and visible characters only", nameof(value));
+    }
+
     public string? ContentType { get; set; }
     /// <summary>Set to close the connection after this response.</summary>
     public bool Close { get; set; }
@@ -93,9 +103,20 @@ public sealed class HttpResponse
         AddHeader("Allow", allowed);
     }
 
+    // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a CR or LF would end the line early.
+    private static bool IsReasonPhrase(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c != '\t' && (c < ' ' || c == '\x7f' || c > '\xff')) return false;
+        }
+        return true;
+    }
+
     internal void Reset()
     {
         StatusCode = 200;
+        _reasonPhrase = null;
         ContentType = null;
         Close = false;
         ContentLength = null;

@@ -12,13 +12,14 @@ namespace Prefork.AspNetCore;
 /// </summary>
 internal sealed partial class RequestFeatures : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
-    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature
+    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature, IHttpRequestIdentifierFeature
 {
     private static readonly HashSet<Type> Own =
     [
         typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature),
         typeof(IHttpConnectionFeature), typeof(IHttpRequestLifetimeFeature),
         typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpUpgradeFeature),
+        typeof(IHttpRequestIdentifierFeature),
     ];
 
     private readonly HttpRequest _request;
@@ -27,6 +28,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     private string? _connectionId;
     private ConnectionEndpoints? _endpoints;
     private CancellationToken? _requestAborted;
+    private string? _traceIdentifier;
 
     public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
     {
@@ -139,6 +141,13 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     public void Abort() => _request.Abort();
 
     public bool CanHaveBody { get; }
+
+    // IHttpRequestIdentifierFeature: the engine's "connection:number", made when first asked (the hosting log scope asks).
+    public string TraceIdentifier
+    {
+        get => _traceIdentifier ??= _request.RequestId;
+        set => _traceIdentifier = value;
+    }
 
     // IHttpMaxRequestBodySizeFeature: the engine reads the body before the app runs, within its own limit.
     bool IHttpMaxRequestBodySizeFeature.IsReadOnly => true;

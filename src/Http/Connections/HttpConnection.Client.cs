@@ -12,6 +12,7 @@ public sealed partial class HttpConnection : IClientConnection
     private readonly long _id = Interlocked.Increment(ref _lastId);
     private IPEndPoint? _remoteEndPoint, _localEndPoint;
     private string? _remoteAddress, _connectionId;
+    private int _requests;
 
     /// <summary>The client's address and port; null on a Unix socket.</summary>
     public IPEndPoint? RemoteEndPoint => _remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint;
@@ -22,4 +23,6 @@ public sealed partial class HttpConnection : IClientConnection
     public string RemoteAddress => _remoteAddress ??= RemoteEndPoint?.Address.ToString() ?? "-";
 
     public string ConnectionId => _connectionId ??= _id.ToString("X16");
+
+    public int Requests => _requests;
 }

@@ -191,6 +191,7 @@ public sealed partial class HttpConnection
     private async ValueTask<bool> RunAppAsync()
     {
         _phase = Phase.Processing;
+        _requests++;
         RenewAborted();
         try
         {

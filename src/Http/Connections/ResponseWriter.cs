@@ -22,7 +22,8 @@ internal static class ResponseWriter
     public static void WriteHead(OutputBuffer output, HttpResponse response, BodyFraming framing, long length, bool keepAlive, bool http10)
     {
         int status = response.StatusCode;
-        output.Write(StatusLine(status));
+        if (response.ReasonPhrase is { } reason) WriteStatusLine(output, status, reason);
+        else output.Write(StatusLine(status));
         output.Write(DateHeader.Current);
         if (response.ContentType is { } contentType)
         {
@@ -69,6 +70,15 @@ internal static class ResponseWriter
         // Two threads may both encode a status the first time; either array will do.
         if ((uint)status < StatusLines.Length) StatusLines[status] = line;
         return line;
+    }
+
+    private static void WriteStatusLine(OutputBuffer output, int status, string reason)
+    {
+        output.Write("HTTP/1.1 "u8);
+        output.WriteNumber(status);
+        output.Write(" "u8);
+        output.WriteLatin1(reason);
+        output.Write("\r\nServer: Prefork\r\n"u8);
     }
 
     public static string ReasonPhrase(int status) => status switch
