@@ -1,3 +1,4 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -7,10 +8,16 @@ namespace Prefork.App;
 public sealed class HttpRequest
 {
     private readonly RequestHead _head;
-    private string? _method, _path, _query, _target;
+    // Null for a request made without a socket (an app called directly, in a test).
+    private readonly IClientConnection? _connection;
+    private string? _method, _path, _query, _target, _requestId;
     private MemoryStream? _bodyStream;
 
-    internal HttpRequest(RequestHead head) => _head = head;
+    internal HttpRequest(RequestHead head, IClientConnection? connection = null)
+    {
+        _head = head;
+        _connection = connection;
+    }
 
     public Method Method => _head.Method;
     public string MethodName => _method ??= Encoding.ASCII.GetString(_head[_head.MethodText]);
@@ -27,6 +34,29 @@ public sealed class HttpRequest
     public Stream BodyStream => _bodyStream ??= MemoryMarshal.TryGetArray(Body, out var array)
         ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
         : new MemoryStream(Body.ToArray(), writable: false);
+
+    /// <summary>The client's address and port; null on a Unix socket. Looked up once a connection, when first asked.</summary>
+    public IPEndPoint? RemoteEndPoint => _connection?.RemoteEndPoint;
+    /// <summary>The address and port the client reached; null on a Unix socket.</summary>
+    public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;
+    /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
+    public string ConnectionId => _connection?.ConnectionId ?? "";
+
+    /// <summary>Names this request: its connection's id and its number on the connection, for logs that trace one request.</summary>
+    public string RequestId => _requestId ??= _connection == null ? "" : $"{_connection.ConnectionId}:{_connection.Requests:X8}";
+
+    /// <summary>
+    /// Fires when the client resets the connection while the request runs, or when the app calls <see cref="Abort"/>.
+    /// A client that only ends its sending side after a whole request may still be reading, so that does not fire it.
+    /// Made when first asked: a request that never asks costs nothing.
+    /// </summary>
+    public CancellationToken Aborted => _connection?.Aborted ?? CancellationToken.None;
+
+    /// <summary>Resets the connection instead of answering: the client sees it end at once, and nothing more is sent.</summary>
+    public void Abort() => _connection?.Abort();
+
+    /// <summary>The client asks to switch protocols (a WebSocket handshake): the app may take it with <see cref="HttpResponse.UpgradeAsync"/>.</summary>
+    public bool IsUpgradeRequest => _head.IsUpgrade;
 
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
@@ -56,7 +86,7 @@ public sealed class HttpRequest
 
     internal void Reset()
     {
-        _method = _path = _query = _target = null;
+        _method = _path = _query = _target = _requestId = null;
         _bodyStream = null;
         Body = default;
     }

@@ -23,8 +23,18 @@ public sealed class HttpResponse
     }
 
     private readonly IResponseSink _sink;
+    private string? _reasonPhrase;
 
     public int StatusCode { get; set; } = 200;
+
+    /// <summary>The status line's reason phrase; unset, the usual one for the status. Clients ignore it (RFC 9112 §4).</summary>
+    public string? ReasonPhrase
+    {
+        get => _reasonPhrase;
+        set => _reasonPhrase = value == null || IsReasonPhrase(value) ? value
+            : throw new ArgumentException("a reason phrase holds tabs, spaces and visible characters only", nameof(value));
+    }
+
     public string? ContentType { get; set; }
     /// <summary>Set to close the connection after this response.</summary>
     public bool Close { get; set; }
@@ -63,6 +73,14 @@ public sealed class HttpResponse
     /// </summary>
     public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
 
+    /// <summary>
+    /// Takes an upgrade request (<see cref="HttpRequest.IsUpgradeRequest"/>): sends 101 Switching Protocols with the
+    /// headers set so far (the connection adds "Connection: upgrade") and hands over the connection as a stream of
+    /// the raw bytes both ways. No HTTP follows on it: the connection closes when the app returns, or earlier
+    /// when the stream is disposed.
+    /// </summary>
+    public ValueTask<Stream> UpgradeAsync() => _sink.UpgradeAsync();
+
     public void Write(string text)
     {
         if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");
@@ -85,9 +103,20 @@ public sealed class HttpResponse
         AddHeader("Allow", allowed);
     }
 
+    // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a CR or LF would end the line early.
+    private static bool IsReasonPhrase(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c != '\t' && (c < ' ' || c == '\x7f' || c > '\xff')) return false;
+        }
+        return true;
+    }
+
     internal void Reset()
     {
         StatusCode = 200;
+        _reasonPhrase = null;
         ContentType = null;
         Close = false;
         ContentLength = null;

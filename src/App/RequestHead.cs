@@ -32,8 +32,17 @@ internal sealed class RequestHead
     public bool ConnectionClose { get; set; }
     public bool ConnectionKeepAlive { get; set; }
     public bool ExpectContinue { get; set; }
+    public bool ConnectionUpgrade { get; set; }
+    public bool HasUpgrade { get; set; }
 
     public bool HasBody => Chunked || ContentLength > 0;
+
+    /// <summary>
+    /// RFC 9110 §7.8: a request may switch protocols when it names the protocol (Upgrade) and marks the field as
+    /// hop-by-hop (Connection: upgrade); never in HTTP/1.0. One with a body is served as HTTP (as Kestrel refuses
+    /// to upgrade it): the new protocol's bytes would start at a place the two sides might disagree on.
+    /// </summary>
+    public bool IsUpgrade => VersionMinor == 1 && ConnectionUpgrade && HasUpgrade && !HasBody;
 
     public void Reset()
     {
@@ -42,7 +51,7 @@ internal sealed class RequestHead
         VersionMinor = 1;
         HeaderCount = 0;
         ContentLength = -1;
-        Chunked = HasHost = ConnectionClose = ConnectionKeepAlive = ExpectContinue = false;
+        Chunked = HasHost = ConnectionClose = ConnectionKeepAlive = ExpectContinue = ConnectionUpgrade = HasUpgrade = false;
     }
 
     public void AddHeader(Segment name, Segment value)

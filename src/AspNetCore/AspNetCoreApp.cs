@@ -25,7 +25,9 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
         catch (Exception e)
         {
             failure = e;
-            Log.Error($"Unhandled exception in \"{request.MethodName} {request.Target}\": {e}");
+            // An app that stops because its client went away (or it aborted) has done nothing wrong.
+            if (e is OperationCanceledException && request.Aborted.IsCancellationRequested) Log.Debug($"\"{request.MethodName} {request.Target}\" ended by its abort");
+            else Log.Error($"Unhandled exception in \"{request.MethodName} {request.Target}\": {e}");
             // As Kestrel: a 500 with an empty body while nothing is sent; after that the connection is cut.
             failedAfterStart = features.HasStarted;
             if (!failedAfterStart) features.ReplaceWithServerError();

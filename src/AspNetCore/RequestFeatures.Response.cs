@@ -27,7 +27,7 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
         set => _statusCode = HasStarted ? throw new InvalidOperationException("the response has already started") : value;
     }
 
-    // The engine writes its own reason phrase for each status.
+    // Unset, the engine writes the usual phrase for the status.
     public string? ReasonPhrase { get; set; }
     IHeaderDictionary IHttpResponseFeature.Headers { get; set; } = new HeaderDictionary();
     private IHeaderDictionary ResponseHeaders => ((IHttpResponseFeature)this).Headers;
@@ -85,6 +85,7 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
         _onStarting = null;
         ResponseHeaders.Clear();
         _statusCode = StatusCodes.Status500InternalServerError;
+        ReasonPhrase = null;
         HasStarted = true;
         _response.StatusCode = _statusCode;
     }
@@ -109,6 +110,7 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
     private void CopyHead()
     {
         _response.StatusCode = _statusCode;
+        _response.ReasonPhrase = ReasonPhrase;
         foreach (var (name, values) in ResponseHeaders)
         {
             if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)) _response.ContentType = values.ToString();

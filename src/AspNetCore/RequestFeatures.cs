@@ -12,18 +12,23 @@ namespace Prefork.AspNetCore;
 /// </summary>
 internal sealed partial class RequestFeatures : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
-    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature
+    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature, IHttpRequestIdentifierFeature
 {
     private static readonly HashSet<Type> Own =
     [
         typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature),
         typeof(IHttpConnectionFeature), typeof(IHttpRequestLifetimeFeature),
-        typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature),
+        typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpUpgradeFeature),
+        typeof(IHttpRequestIdentifierFeature),
     ];
 
     private readonly HttpRequest _request;
     private readonly long _maxRequestBodySize;
     private Dictionary<Type, object?>? _added;
+    private string? _connectionId;
+    private ConnectionEndpoints? _endpoints;
+    private CancellationToken? _requestAborted;
+    private string? _traceIdentifier;
 
     public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
     {
@@ -88,18 +93,61 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     public IHeaderDictionary Headers { get; set; }
     public Stream Body { get; set; }
 
-    // IHttpConnectionFeature: the engine does not hand the connection's endpoints to the app yet.
-    public string ConnectionId { get; set; } = "";
-    public IPAddress? RemoteIpAddress { get; set; }
-    public IPAddress? LocalIpAddress { get; set; }
-    public int RemotePort { get; set; }
-    public int LocalPort { get; set; }
+    // IHttpConnectionFeature: read from the engine when first asked (most requests never ask), then the app's
+    // to change (the forwarded-headers middleware sets the client's address).
+    public string ConnectionId
+    {
+        get => _connectionId ??= _request.ConnectionId;
+        set => _connectionId = value;
+    }
 
-    // IHttpRequestLifetimeFeature: the engine does not report a client that goes away mid-request yet.
-    public CancellationToken RequestAborted { get; set; }
-    public void Abort() => _response.Close = true;
+    public IPAddress? RemoteIpAddress
+    {
+        get => Endpoints().RemoteIp;
+        set => _endpoints = Endpoints() with { RemoteIp = value };
+    }
+
+    public int RemotePort
+    {
+        get => Endpoints().RemotePort;
+        set => _endpoints = Endpoints() with { RemotePort = value };
+    }
+
+    public IPAddress? LocalIpAddress
+    {
+        get => Endpoints().LocalIp;
+        set => _endpoints = Endpoints() with { LocalIp = value };
+    }
+
+    public int LocalPort
+    {
+        get => Endpoints().LocalPort;
+        set => _endpoints = Endpoints() with { LocalPort = value };
+    }
+
+    private ConnectionEndpoints Endpoints() => _endpoints ??= new(
+        _request.RemoteEndPoint?.Address, _request.RemoteEndPoint?.Port ?? 0,
+        _request.LocalEndPoint?.Address, _request.LocalEndPoint?.Port ?? 0);
+
+    private sealed record ConnectionEndpoints(IPAddress? RemoteIp, int RemotePort, IPAddress? LocalIp, int LocalPort);
+
+    // IHttpRequestLifetimeFeature: the engine's token, made only if the app asks; middleware may put its own in place.
+    public CancellationToken RequestAborted
+    {
+        get => _requestAborted ?? _request.Aborted;
+        set => _requestAborted = value;
+    }
+
+    public void Abort() => _request.Abort();
 
     public bool CanHaveBody { get; }
+
+    // IHttpRequestIdentifierFeature: the engine's "connection:number", made when first asked (the hosting log scope asks).
+    public string TraceIdentifier
+    {
+        get => _traceIdentifier ??= _request.RequestId;
+        set => _traceIdentifier = value;
+    }
 
     // IHttpMaxRequestBodySizeFeature: the engine reads the body before the app runs, within its own limit.
     bool IHttpMaxRequestBodySizeFeature.IsReadOnly => true;

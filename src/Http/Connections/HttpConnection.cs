@@ -29,7 +29,6 @@ public sealed partial class HttpConnection
     private readonly OutputBuffer _responseBody = new(256);
     private byte[] _input;
     private int _start, _end;
-    private string? _remoteAddress;
 
     // The clock: see HttpConnection.Deadlines.cs.
     private volatile Phase _phase;
@@ -42,19 +41,16 @@ public sealed partial class HttpConnection
     public HttpConnection(Socket socket, IConnectionHost host)
     {
         _socket = socket;
-        _io = new LoopSocket(socket, EventLoop.Shared);
+        _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone };
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
         _input = ArrayPool<byte>.Shared.Rent(4096);
-        _request = new HttpRequest(_head);
+        _request = new HttpRequest(_head, this);
         _response = new HttpResponse(_responseBody, this);
     }
 
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
-
-    /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
-    public string RemoteAddress => _remoteAddress ??= (_socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address.ToString() ?? "-";
 
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
@@ -195,6 +191,8 @@ public sealed partial class HttpConnection
     private async ValueTask<bool> RunAppAsync()
     {
         _phase = Phase.Processing;
+        _requests++;
+        RenewAborted();
         try
         {
             var pending = _host.App.HandleAsync(_request, _response);
@@ -206,6 +204,10 @@ public sealed partial class HttpConnection
             }
             await pending;
         }
+        catch (Exception) when (_clientGone || _aborted)
+        {
+            // What the app was doing when the connection was reset or aborted no longer has anyone to tell.
+        }
         catch (Exception e) when (!IsClientFailure(e))
         {
             Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
@@ -216,6 +218,13 @@ public sealed partial class HttpConnection
             _response.Close = true;
         }
         _host.RequestServed();
+        if (_upgraded)
+        {
+            // The app is done with the new protocol (its end may have looked like a reset): no HTTP follows.
+            RequestCompleted(0);
+            return false;
+        }
+        if (EndedInAbort()) return false;
 
         bool keepAlive;
         if (_response.HasStarted)

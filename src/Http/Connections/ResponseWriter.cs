@@ -28,7 +28,8 @@ internal static class ResponseWriter
     public static void WriteHead(OutputBuffer output, HttpResponse response, BodyFraming framing, long length, bool keepAlive, bool http10)
     {
         int status = response.StatusCode;
-        output.Write(StatusLine(status));
+        if (response.ReasonPhrase is { } reason) WriteStatusLine(output, status, reason);
+        else output.Write(StatusLine(status));
         output.Write(DateHeader.Current);
         if (response.ContentType is { } contentType)
         {
@@ -58,7 +59,9 @@ internal static class ResponseWriter
                 output.Write("Transfer-Encoding: chunked\r\n"u8);
             }
         }
-        if (!keepAlive) output.Write("Connection: close\r\n\r\n"u8);
+        // RFC 9110 §7.8: a 101 names "upgrade" in Connection; the connection owns the field, so an app cannot get it wrong.
+        if (status == 101) output.Write("Connection: Upgrade\r\n\r\n"u8);
+        else if (!keepAlive) output.Write("Connection: close\r\n\r\n"u8);
         else if (http10) output.Write("Connection: keep-alive\r\n\r\n"u8);
         else output.Write("\r\n"u8);
     }
@@ -75,9 +78,19 @@ internal static class ResponseWriter
         return line;
     }
 
+    private static void WriteStatusLine(OutputBuffer output, int status, string reason)
+    {
+        output.Write("HTTP/1.1 "u8);
+        output.WriteNumber(status);
+        output.Write(" "u8);
+        output.WriteLatin1(reason);
+        output.Write("\r\nServer: Prefork\r\n"u8);
+    }
+
     public static string ReasonPhrase(int status) => status switch
     {
         100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
         201 => "Created",
         204 => "No Content",

@@ -46,6 +46,12 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     internal Readiness ReadReady { get; }
     internal Readiness WriteReady { get; }
 
+    /// <summary>
+    /// Called on the loop when the connection broke (EPOLLERR or EPOLLHUP: a reset, or both directions shut).
+    /// An end of stream alone is not this: a client that half-closes may still be waiting for its answer.
+    /// </summary>
+    internal Action? Broken { get; init; }
+
     /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
     public void Open()
     {

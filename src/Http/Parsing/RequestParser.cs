@@ -256,7 +256,12 @@ internal static class RequestParser
                     var option = HttpChars.TrimOws(value[range]);
                     if (HttpChars.EqualsIgnoreCase(option, "close"u8)) head.ConnectionClose = true;
                     else if (HttpChars.EqualsIgnoreCase(option, "keep-alive"u8)) head.ConnectionKeepAlive = true;
+                    else if (HttpChars.EqualsIgnoreCase(option, "upgrade"u8)) head.ConnectionUpgrade = true;
                 }
+            }
+            else if (HttpChars.EqualsIgnoreCase(name, "upgrade"u8))
+            {
+                head.HasUpgrade = true;
             }
             else if (HttpChars.EqualsIgnoreCase(name, "expect"u8))
             {

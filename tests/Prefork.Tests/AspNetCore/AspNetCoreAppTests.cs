@@ -6,28 +6,19 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Prefork.AspNetCore;
 
 namespace Prefork.Tests.AspNetCore;
 
-/// <summary>
-/// A minimal API app, written as for Kestrel, served by Prefork's engine: the host is built while
-/// <see cref="HostInterception"/> listens, as in a worker, so nothing in the app names Prefork.
-/// </summary>
+/// <summary>A minimal API app, written as for Kestrel, served by Prefork's engine (<see cref="InterceptedApp"/>).</summary>
 [Collection(HostsInProcess.Name)]
 public sealed class AspNetCoreAppTests
 {
     private sealed record Item(string Name, int Count);
 
-    private static WebApplication BuildApp(LoopbackTransport transport, Action<WebApplicationBuilder>? configure = null)
-    {
-        using (HostInterception.ReplaceServer(_ => new PreforkServer(transport)))
+    private static WebApplication BuildApp(LoopbackTransport transport, Action<WebApplicationBuilder>? configure = null) =>
+        InterceptedApp.Build(transport, app =>
         {
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
-            builder.Logging.ClearProviders();
-            configure?.Invoke(builder);
-            var app = builder.Build();
             app.MapGet("/hello", () => "Hello from ASP.NET Core");
             app.MapPost("/json", (Item item) => Results.Json(item with { Count = item.Count + 1 }));
             app.MapGet("/big", async (HttpContext context) =>
@@ -48,12 +39,9 @@ public sealed class AspNetCoreAppTests
                 return "two cookies";
             });
             app.MapGet("/file", (string path) => Results.File(path, "application/octet-stream"));
-            return app;
-        }
-    }
+        }, configure);
 
-    private static HttpClient ClientFor(LoopbackTransport transport) =>
-        new() { BaseAddress = new Uri(transport.Addresses[0]), Timeout = TimeSpan.FromSeconds(10) };
+    private static HttpClient ClientFor(LoopbackTransport transport) => InterceptedApp.ClientFor(transport);
 
     [Fact]
     public async Task Minimal_api_answers_text_json_and_a_streamed_body_through_the_engine()

@@ -47,5 +47,7 @@ public static class DirectCall
             Body.Write(part, 0, read);
             return default;
         }
+
+        public ValueTask<Stream> UpgradeAsync() => throw new NotSupportedException("a direct call has no connection to hand over");
     }
 }

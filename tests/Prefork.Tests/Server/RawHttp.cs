@@ -181,6 +181,13 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Reads exactly <paramref name="count"/> raw bytes (what follows a 101, say).</summary>
+    public async Task<byte[]> ReadBytesAsync(int count, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        return await ReadExactlyAsync(count, cts.Token);
+    }
+
     private async Task<string?> ReadLineAsync(CancellationToken token)
     {
         while (true)

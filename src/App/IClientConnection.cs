@@ -1,0 +1,15 @@
+using System.Net;
+
+namespace Prefork.App;
+
+/// <summary>What a request learns of the connection it came on, from the connection that owns the socket.</summary>
+internal interface IClientConnection
+{
+    IPEndPoint? RemoteEndPoint { get; }
+    IPEndPoint? LocalEndPoint { get; }
+    string ConnectionId { get; }
+    /// <summary>The requests the connection has begun, the one running included.</summary>
+    int Requests { get; }
+    CancellationToken Aborted { get; }
+    void Abort();
+}

@@ -1,0 +1,28 @@
+using System.Net;
+using Prefork.App;
+
+namespace Prefork.Http;
+
+/// <summary>What a request may ask of its connection: who the client is. Each answer is looked up once a connection, when first asked.</summary>
+public sealed partial class HttpConnection : IClientConnection
+{
+    // The process id in the high half keeps the ids of a server's workers apart.
+    private static long _lastId = (long)Environment.ProcessId << 32;
+
+    private readonly long _id = Interlocked.Increment(ref _lastId);
+    private IPEndPoint? _remoteEndPoint, _localEndPoint;
+    private string? _remoteAddress, _connectionId;
+    private int _requests;
+
+    /// <summary>The client's address and port; null on a Unix socket.</summary>
+    public IPEndPoint? RemoteEndPoint => _remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint;
+
+    public IPEndPoint? LocalEndPoint => _localEndPoint ??= _socket.LocalEndPoint as IPEndPoint;
+
+    /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
+    public string RemoteAddress => _remoteAddress ??= RemoteEndPoint?.Address.ToString() ?? "-";
+
+    public string ConnectionId => _connectionId ??= _id.ToString("X16");
+
+    public int Requests => _requests;
+}

@@ -1,0 +1,53 @@
+using System.Net.Sockets;
+using Prefork.App;
+
+namespace Prefork.Http;
+
+/// <summary>
+/// A connection handed over after 101 Switching Protocols (a WebSocket). It stays in its request's Processing
+/// phase until the app returns: no deadline runs on it (the new protocol keeps its own time), it is never
+/// closed as idle, and a draining worker waits for it as for any request in flight.
+/// </summary>
+public sealed partial class HttpConnection
+{
+    private bool _upgraded;
+
+    async ValueTask<Stream> IResponseSink.UpgradeAsync()
+    {
+        if (!_head.IsUpgrade) throw new InvalidOperationException("the request does not ask to upgrade");
+        if (_response.HasStarted) throw new InvalidOperationException("the response has already started");
+        _response.HasStarted = true;
+        _response.StatusCode = 101;
+        _upgraded = true;
+        ResponseWriter.WriteHead(_output, _response, BodyFraming.UntilClose, 0, keepAlive: true, http10: false);
+        await FlushAsync();
+        // The flush timed the write; from here on the connection is the app's, with no deadline of ours.
+        _phase = Phase.Processing;
+        return new UpgradedStream(this);
+    }
+
+    /// <summary>Reads what the client sent: first what was read past the request head, then the socket.</summary>
+    internal ValueTask<int> ReadUpgradedAsync(Memory<byte> buffer)
+    {
+        if (_start == _end) return _io.ReceiveAsync(buffer);
+        int n = Math.Min(buffer.Length, _end - _start);
+        Buffered[..n].CopyTo(buffer.Span);
+        _start += n;
+        return new(n);
+    }
+
+    internal ValueTask WriteUpgradedAsync(ReadOnlyMemory<byte> bytes) => _io.SendAsync(bytes);
+
+    /// <summary>The app is done with the stream: the client sees the end, and a read still waiting returns end of stream.</summary>
+    internal void EndUpgraded()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The client, or the connection, closed first.
+        }
+    }
+}
