@@ -14,18 +14,21 @@ namespace Prefork.AspNetCore;
 /// </summary>
 public sealed class HostInterception : IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>, IDisposable
 {
-    private readonly Func<IServiceProvider, IServer> _server;
+    private readonly Action<IServiceCollection> _services;
     private readonly IDisposable _allListeners;
     private readonly List<IDisposable> _hostListeners = new();
 
-    private HostInterception(Func<IServiceProvider, IServer> server)
+    private HostInterception(Action<IServiceCollection> services)
     {
-        _server = server;
+        _services = services;
         _allListeners = DiagnosticListener.AllListeners.Subscribe(this);
     }
 
     /// <summary>From now until disposed, every host built in this process serves through the server <paramref name="server"/> makes.</summary>
-    public static HostInterception ReplaceServer(Func<IServiceProvider, IServer> server) => new(server);
+    public static HostInterception ReplaceServer(Func<IServiceProvider, IServer> server) => new(services => services.AddSingleton(server));
+
+    /// <summary>From now until disposed, every host built in this process gets these services, after (so in place of) its own.</summary>
+    public static HostInterception AddServices(Action<IServiceCollection> services) => new(services);
 
     void IObserver<DiagnosticListener>.OnNext(DiagnosticListener listener)
     {
@@ -37,7 +40,7 @@ public sealed class HostInterception : IObserver<DiagnosticListener>, IObserver<
     {
         if (hostEvent is { Key: "HostBuilding", Value: IHostBuilder builder })
         {
-            builder.ConfigureServices((_, services) => services.AddSingleton(_server));
+            builder.ConfigureServices((_, services) => _services(services));
         }
     }
 

@@ -42,6 +42,21 @@ public static partial class Native
         return copy;
     }
 
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static partial int Dup2(int fd, int target);
+
+    /// <summary>
+    /// Points stdout where stderr goes, and returns a new descriptor for what stdout was. The new one is
+    /// close-on-exec, so programs this process starts do not hold it open after it exits.
+    /// </summary>
+    public static int MoveStdoutToStderr()
+    {
+        const int F_DUPFD_CLOEXEC = 1030;
+        int copy = Fcntl(1, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0 || Dup2(2, 1) < 0) throw new IOException($"moving stdout aside failed: errno {Marshal.GetLastPInvokeError()}");
+        return copy;
+    }
+
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static unsafe partial nint WriteFd(int fd, byte* buffer, nuint count);
 

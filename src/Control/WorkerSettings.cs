@@ -8,6 +8,9 @@ public enum WorkerClass { Async, Sync }
 /// <summary>--access-log-format: Apache combined (the default), Apache common (CLF), or one JSON object per line.</summary>
 public enum AccessLogFormat { Combined, Common, Json }
 
+/// <summary>What --app names: an assembly with an IHttpApp, run by the worker program, or an ASP.NET Core app, run as itself.</summary>
+public enum AppKind { HttpApp, AspNetCore }
+
 /// <summary>
 /// Everything the master tells a worker at spawn time, built once from the command line by the master's
 /// MasterConfig. It travels whole, as one JSON record in one environment variable (like the descriptors nginx
@@ -22,6 +25,8 @@ public sealed record WorkerSettings
 
     /// <summary>Listening socket descriptors inherited from the master.</summary>
     public required int[] ListenFds { get; init; }
+    /// <summary>The URLs clients reach those sockets on, as the master logged them ("http://127.0.0.1:8888"), for apps that ask.</summary>
+    public string[] ListenUrls { get; init; } = [];
     /// <summary>The shared <see cref="Scoreboard"/>'s descriptor, inherited like the sockets.</summary>
     public int ScoreboardFd { get; init; } = -1;
     /// <summary>The worker's slot, 1..N, stable across replacements so logs read like a table.</summary>
@@ -55,6 +60,8 @@ public sealed record WorkerSettings
     public string? AppAssembly { get; init; }
     /// <summary>The app's type name, or null: the one public IHttpApp in the assembly.</summary>
     public string? AppType { get; init; }
+    /// <summary>How the worker runs <see cref="AppAssembly"/>: the master's MasterConfig tells, from the app's runtimeconfig.</summary>
+    public AppKind AppKind { get; init; }
 
     /// <summary>The one place that says what --max-requests 0 means: the worker never retires for its request count.</summary>
     public long RequestsBeforeRetiring() =>

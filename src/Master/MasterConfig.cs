@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Prefork.Control;
 using Prefork.Http;
 
@@ -58,7 +59,14 @@ public sealed record MasterConfig(
             return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
         var (appAssembly, appType) = SplitAppSpec(o.App);
         if (appAssembly != null && !File.Exists(appAssembly)) return Fail($"--app: no such file '{appAssembly}'");
-        if (appAssembly != null && WorkerExecutable.IsNativeAot)
+        var (appKind, appError) = appAssembly == null ? (AppKind.HttpApp, null) : KindOf(appAssembly);
+        if (appError != null) return Fail(appError);
+        if (appKind == AppKind.AspNetCore && appType != null)
+            return Fail($"--app: {appAssembly} is an ASP.NET Core app, which runs as a whole: name no type (got ':{appType}')");
+        if (appKind == AppKind.AspNetCore && !File.Exists(WorkerExecutable.AspNetCoreHook))
+            return Fail($"--app: an ASP.NET Core app needs {Path.GetFileName(WorkerExecutable.AspNetCoreHook)} beside the master, and it is not there");
+        // An ASP.NET Core app runs on `dotnet` under its own runtime, so a NativeAOT master can run it too.
+        if (appAssembly != null && appKind == AppKind.HttpApp && WorkerExecutable.IsNativeAot)
             return Fail("--app needs the JIT worker, and this is a NativeAOT build (publish with -p:PublishAot=false; README: Deploying)");
         if (!Log.TryParseLevel(o.LogLevel, out var level)) return Fail($"--log-level must be debug, info, warning, error or critical (got '{o.LogLevel}')");
 
@@ -108,6 +116,7 @@ public sealed record MasterConfig(
             StaticPrefix = o.RootPrefix.TrimEnd('/') is { Length: > 0 } prefix ? prefix : "/",
             AppAssembly = FullPath(appAssembly),
             AppType = appType,
+            AppKind = appKind,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
             gracefulTimeout, TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
@@ -123,5 +132,29 @@ public sealed record MasterConfig(
         }
 
         static (MasterConfig?, string?) Fail(string error) => (null, error);
+    }
+
+    /// <summary>
+    /// The one place that tells the two kinds of --app apart: an app whose runtimeconfig names the ASP.NET Core
+    /// framework is an ASP.NET Core app; any other assembly (with no runtimeconfig: a library) holds an IHttpApp.
+    /// </summary>
+    private static (AppKind Kind, string? Error) KindOf(string assembly)
+    {
+        var runtimeConfig = Path.ChangeExtension(assembly, ".runtimeconfig.json");
+        if (!File.Exists(runtimeConfig)) return (AppKind.HttpApp, null);
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(runtimeConfig));
+            var options = json.RootElement.GetProperty("runtimeOptions");
+            List<JsonElement> frameworks = options.TryGetProperty("frameworks", out var list) ? list.EnumerateArray().ToList()
+                : options.TryGetProperty("framework", out var one) ? [one]
+                : [];
+            bool aspNetCore = frameworks.Any(f => f.TryGetProperty("name", out var name) && name.GetString() == "Microsoft.AspNetCore.App");
+            return (aspNetCore ? AppKind.AspNetCore : AppKind.HttpApp, null);
+        }
+        catch (Exception e) when (e is JsonException or IOException or InvalidOperationException or KeyNotFoundException)
+        {
+            return (AppKind.HttpApp, $"--app: cannot read {runtimeConfig}: {e.Message}");
+        }
     }
 }

@@ -38,7 +38,7 @@ public sealed class ProcessSpawner : IWorkerSpawner
             RedirectStandardOutput = true,
             RedirectStandardError = false,
         };
-        WorkerExecutable.Configure(start);
+        WorkerExecutable.Configure(start, settings);
         start.Environment[WorkerSettings.EnvironmentVariable] = settings.ToJson();
         // W^X mapping of JIT code costs a JIT worker start time and memory and buys little in a process that
         // loads no code from the network. A setting the operator made in the environment wins.

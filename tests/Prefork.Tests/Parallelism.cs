@@ -10,13 +10,14 @@ namespace Prefork.Tests;
 
 /// <summary>
 /// The collections of the test classes whose fixture runs the dotnet CLI, the longest single steps of a run
-/// (the publish first, the longer of the two). They start first, so the other tests run meanwhile rather
+/// (the publish first, the longest). They start first, so the other tests run meanwhile rather
 /// than after them; the publish has an obj of its own (PublishedBuild), so the two do not share files.
 /// </summary>
 public sealed class BuildsFirst : ITestCollectionOrderer
 {
-    public const string Publish = "dotnet publish", SampleBuild = "dotnet build of a sample";
+    public const string Publish = "dotnet publish", SampleBuild = "dotnet build of a sample",
+        WebAppBuild = "dotnet new web and its build";
 
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>
-        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild => 1, _ => 2 });
+        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild or WebAppBuild => 1, _ => 2 });
 }

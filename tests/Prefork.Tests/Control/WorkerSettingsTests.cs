@@ -12,6 +12,7 @@ public class WorkerSettingsTests
     private static readonly WorkerSettings Sample = new()
     {
         ListenFds = [3, 7],
+        ListenUrls = ["http://127.0.0.1:8888", "http://unix:/run/prefork.sock"],
         ScoreboardFd = 9,
         Number = 4,
         Class = WorkerClass.Sync,
@@ -40,6 +41,7 @@ public class WorkerSettingsTests
         StaticPrefix = "/static",
         AppAssembly = "/srv/app/MyApp.dll",
         AppType = "MyApp.Shop",
+        AppKind = AppKind.AspNetCore,
     };
 
     private static readonly WorkerSettings Unset = new()
@@ -51,7 +53,12 @@ public class WorkerSettingsTests
     private static IEnumerable<PropertyInfo> Members(Type type) =>
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
 
-    private static string Show(object? value) => value is int[] fds ? string.Join(',', fds) : $"{value}";
+    private static string Show(object? value) => value switch
+    {
+        int[] fds => string.Join(',', fds),
+        string[] urls => string.Join(',', urls),
+        _ => $"{value}",
+    };
 
     [Fact]
     public void Every_member_arrives_as_it_was_sent()

@@ -3,7 +3,7 @@ using Prefork.App;
 using Prefork.Control;
 using Prefork.Master;
 using Prefork.Tests.Master;
-using Prefork.Worker;
+using Prefork.Serving;
 using static Prefork.Tests.Master.ArbiterRig;
 
 namespace Prefork.Tests.Metrics;

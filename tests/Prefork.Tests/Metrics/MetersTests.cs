@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Prefork.App;
 using Prefork.Master;
-using Prefork.Worker;
+using Prefork.Serving;
 
 namespace Prefork.Tests.Metrics;
 

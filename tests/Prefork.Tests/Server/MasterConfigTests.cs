@@ -11,7 +11,7 @@ namespace Prefork.Tests.Server;
 /// </summary>
 public class MasterConfigTests
 {
-    private static (MasterConfig? Config, string? Error) From(params string[] args)
+    internal static (MasterConfig? Config, string? Error) From(params string[] args)
     {
         var parser = new Parser(s =>
         {

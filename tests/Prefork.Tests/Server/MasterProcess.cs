@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Prefork.Control;
 using Xunit.Abstractions;
 
 namespace Prefork.Tests.Server;
@@ -266,10 +267,12 @@ public sealed partial class MasterProcess : IAsyncDisposable
         {
             if (ProcFs.IsAlive(pid) && ProcFs.CommandLineContains(pid, "Prefork.")) Native.SendSignal(pid, Native.SIGKILL);
         }
-        // Workers outlive a killed master for a moment; kill the ones this run booted, by pid, if they are still ours.
+        // Workers outlive a killed master for a moment; kill the ones this run booted, by pid, if they are still ours:
+        // the worker program, or an ASP.NET Core app started with a worker's settings.
         foreach (var pid in AllWorkerPids)
         {
-            if (ProcFs.IsAlive(pid) && ProcFs.CommandLineContains(pid, "Prefork.Worker")) Native.SendSignal(pid, Native.SIGKILL);
+            if (ProcFs.IsAlive(pid) && (ProcFs.CommandLineContains(pid, "Prefork.Worker") || ProcFs.EnvironmentContains(pid, WorkerSettings.EnvironmentVariable + "=")))
+                Native.SendSignal(pid, Native.SIGKILL);
         }
         await Task.WhenAny(Task.WhenAll(_stderrPump, _stdoutPump), Task.Delay(TimeSpan.FromSeconds(5)));
         _process.Dispose();

@@ -63,6 +63,19 @@ public static class ProcFs
         }
     }
 
+    /// <summary>True when the environment process <paramref name="pid"/> started with mentions <paramref name="fragment"/>.</summary>
+    public static bool EnvironmentContains(int pid, string fragment)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Contains(fragment, StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// True while process <paramref name="pid"/> holds a descriptor on the socket with this inode (see
     /// <see cref="TcpTable.Entry.Inode"/>): its /proc/PID/fd links read "socket:[INODE]". A reset connection

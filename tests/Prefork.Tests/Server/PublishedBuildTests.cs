@@ -31,11 +31,12 @@ public sealed class PublishedBuild : IAsyncLifetime
 
 /// <summary>
 /// The NativeAOT build is the one people deploy and the benchmark measures, so it is tested as it ships: the
-/// trimmed command-line parser reads every flag, workers serve and are replaced, and --app, which needs a JIT,
-/// is refused up front.
+/// trimmed command-line parser reads every flag, workers serve and are replaced, an IHttpApp --app, which needs
+/// a JIT, is refused up front, and an ASP.NET Core app, which runs on its own runtime, is served.
 /// </summary>
 [Collection(BuildsFirst.Publish)]
-public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper output) : IClassFixture<PublishedBuild>
+public sealed class PublishedBuildTests(PublishedBuild build, AspNetCore.WebAppBuild apps, ITestOutputHelper output)
+    : IClassFixture<PublishedBuild>, IClassFixture<AspNetCore.WebAppBuild>
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
@@ -77,6 +78,19 @@ public sealed class PublishedBuildTests(PublishedBuild build, ITestOutputHelper 
         Assert.True(master.Signal(Native.SIGTERM));
         Assert.Equal(0, await master.WaitForExitAsync(Bound));
         Assert.Empty(await ProcFs.WaitAllGoneAsync(master.AllWorkerPids, Bound));
+    }
+
+    [Fact]
+    public async Task An_aspnetcore_app_runs_under_the_native_master()
+    {
+        // An ASP.NET Core app boots in a second or so, on a busy machine in several.
+        var bound = TimeSpan.FromSeconds(60);
+        await using var master = await StartAsync("--workers", "1", "--app", apps.Hello);
+        await master.WaitForReadyAsync(1, bound);
+        var response = await RawHttpConnection.GetAsync(master.Port, "/");
+        Assert.Equal((200, "Hello World!"), (response.Status, response.BodyText));
+        Assert.True(master.Signal(Native.SIGTERM));
+        Assert.Equal(0, await master.WaitForExitAsync(bound));
     }
 
     [Fact]

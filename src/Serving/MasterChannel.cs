@@ -2,17 +2,20 @@ using System.Text;
 using Prefork.Control;
 using Prefork.Http.Loop;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>
 /// The worker's end of the control channel (see <see cref="ControlChannel"/>): commands arrive on stdin, a pipe
 /// from the master that the event loop reads like any connection, so each command runs on the loop, between
 /// two events, as in nginx. Reports leave on stdout, written by the loop thread only, one write(2) a line, so
-/// lines never interleave and need no lock. End of file on stdin means the master is gone.
+/// lines never interleave and need no lock. End of file on stdin means the master is gone. A process whose own
+/// code writes to stdout (an ASP.NET Core app's console log) sends its reports on a copy of the pipe instead,
+/// <paramref name="reportFd"/>, and points stdout elsewhere.
 /// </summary>
-public sealed class MasterChannel(Action<string?> onCommand)
+public sealed class MasterChannel(Action<string?> onCommand, int reportFd = MasterChannel.Stdout)
 {
-    private const int Stdin = 0, Stdout = 1;
+    public const int Stdout = 1;
+    private const int Stdin = 0;
     private bool _closed;
 
     /// <summary>Starts reading commands; each line is handed to the callback, end of file as null. Call on the loop.</summary>
@@ -57,7 +60,7 @@ public sealed class MasterChannel(Action<string?> onCommand)
         if (_closed) return;
         try
         {
-            Native.WriteAll(Stdout, Encoding.ASCII.GetBytes(message + "\n"));
+            Native.WriteAll(reportFd, Encoding.ASCII.GetBytes(message + "\n"));
         }
         catch (IOException)
         {

@@ -6,7 +6,7 @@ using Prefork.Control;
 using Prefork.Http;
 using Prefork.Http.Loop;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>
 /// The worker's serving side: the accept thread (for every inherited listening socket), the set of open

@@ -1,7 +1,7 @@
 using Prefork.App;
 using Prefork.Http;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>What this worker does with the traffic its connections report: counts all of it, logs each answered request.</summary>
 public sealed class WorkerTraffic(WorkerMetrics metrics, AccessLog? accessLog) : ITrafficObserver

@@ -4,7 +4,7 @@ using Prefork.App;
 using Prefork.Control;
 using Prefork.Http;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>
 /// This worker's request counters. The hot path is a handful of interlocked adds on arrays allocated once:

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Prefork.App;
 using Prefork.Control;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>
 /// One line per request, in Apache's combined or common format or as JSON. Every worker appends to the same

@@ -1,6 +1,6 @@
 using Prefork.Http.Loop;
 
-namespace Prefork.Worker;
+namespace Prefork.Serving;
 
 /// <summary>
 /// The one request a sync worker runs at a time (gunicorn's sync worker). A connection holds the slot from
