@@ -5,6 +5,7 @@
 #   scripts/chaos.sh                      # the published NativeAOT build (dotnet publish), about 3 minutes + build
 #   scripts/chaos.sh --quick              # shorter runs: under a minute + build
 #   scripts/chaos.sh --jit --only hup,flags
+#   scripts/chaos.sh --aspnet             # the HUP, TTIN/TTOU and --max-requests rows with an ASP.NET Core app as --app
 #
 # Load is wrk -t1 -c32 keep-alive (wrk counts errors by kind: connect, read, write, timeout; and non-2xx); the
 # one-shot and hostile clients are scripts/chaos/clients.py. Every experiment is bounded in time and count, talks
@@ -13,6 +14,12 @@ set -euo pipefail
 
 EXPERIMENTS=(hup ttin-ttou max-requests kill-worker kill-master term-queue second-server flags slow-heads
     full-workers download-reset)
+# With --aspnet: the experiments where the app's own boot and stop take part (an ASP.NET Core worker boots in a
+# second or more, and its host runs ApplicationStopping before each drain).
+ASPNET_EXPERIMENTS=(hup ttin-ttou max-requests)
+ASPNET=0
+APP_ARGS=()       # the master's --app, when the workers run an app; start_server passes them
+APP_LABEL=''      # added to the rows' names
 JIT=0
 QUICK=0
 ONLY=''
@@ -38,6 +45,9 @@ Options:
                  instead of publishing the NativeAOT one
   --bin PATH     use this Prefork.Master as it is (no build), e.g. one published before
   --quick        shorter runs (under a minute after the build)
+  --aspnet       run ${ASPNET_EXPERIMENTS[*]} with an ASP.NET Core app as the workers' --app: the SDK's
+                 web template (built here, offline) with GET /hello and GET /sleep?ms=N; a HUP every 3 s
+                 and a TTIN/TTOU every 1 s, as the app boots in a second or more
   --only NAMES   only these experiments, comma-separated:
                  ${EXPERIMENTS[*]}
   --keep         keep the work directory (server logs, wrk outputs) and print its path
@@ -52,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --jit)        JIT=1; shift ;;
         --quick)      QUICK=1; shift ;;
+        --aspnet)     ASPNET=1; shift ;;
         --only)       [[ $# -ge 2 && -n "$2" ]] || die "--only needs a value (try --help)"; ONLY="$2"; shift 2 ;;
         --bin)        [[ $# -ge 2 && -n "$2" ]] || die "--bin needs a value (try --help)"; BIN="$2"; shift 2 ;;
         --keep)       KEEP=1; shift ;;
@@ -60,8 +71,9 @@ while [[ $# -gt 0 ]]; do
         *)            die "unknown option '$1' (try --help)" ;;
     esac
 done
+[[ $ASPNET -eq 0 ]] || EXPERIMENTS=("${ASPNET_EXPERIMENTS[@]}")
 for name in ${ONLY//,/ }; do
-    [[ " ${EXPERIMENTS[*]} " == *" $name "* ]] || die "--only: no experiment '$name' (try --help)"
+    [[ " ${EXPERIMENTS[*]} " == *" $name "* ]] || die "--only: no experiment '$name'$([[ $ASPNET -eq 1 ]] && echo ' with --aspnet') (try --help)"
 done
 
 # Durations: full, or --quick.
@@ -71,6 +83,9 @@ if [[ $QUICK -eq 1 ]]; then
 else
     HUP_SECONDS=20; SCALE_SECONDS=10; MAXREQ_SECONDS=10; KILLS=4; MASTER_KILL_AT=2; PROBE_SECONDS=3
 fi
+# Seconds between signals: a new generation (or a TTIN's worker) should get to boot before the next one.
+HUP_EVERY=1; SCALE_EVERY=0.5
+[[ $ASPNET -eq 0 ]] || { HUP_EVERY=3; SCALE_EVERY=1; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The interpreter itself, not a version-manager shim (a pyenv shim costs much per call on a busy machine).
@@ -107,23 +122,25 @@ trap 'exit 143' TERM
 # Experiments: one function each.
 # ---------------------------------------------------------------------------------------------------------
 exp_hup() {
-    local sent=$((HUP_SECONDS - 1))
+    local sent
+    sent="$(signals_in "$HUP_SECONDS" "$HUP_EVERY")"
     start_server 2
     wrk_start "$HUP_SECONDS" /hello
-    signal_loop 1 "$sent" HUP
+    signal_loop "$HUP_EVERY" "$sent" HUP
     wrk_wait
-    wrk_row "HUP every 1 s, /hello" "$sent" "$(cut_off_note)"
+    wrk_row "HUP every $HUP_EVERY s, /hello$APP_LABEL" "$sent" "$(cut_off_note)"
     stop_server
 }
 
 exp_ttin_ttou() {
-    local path sent=$((SCALE_SECONDS * 2 - 1))
+    local path sent
+    sent="$(signals_in "$SCALE_SECONDS" "$SCALE_EVERY")"
     for path in /hello '/sleep?ms=50'; do
         start_server 2
         wrk_start "$SCALE_SECONDS" "$path"
-        signal_loop 0.5 "$sent" TTIN TTOU
+        signal_loop "$SCALE_EVERY" "$sent" TTIN TTOU
         wrk_wait
-        wrk_row "TTIN/TTOU every 0.5 s, $path" "$sent" "$(cut_off_note)"
+        wrk_row "TTIN/TTOU every $SCALE_EVERY s, $path$APP_LABEL" "$sent" "$(cut_off_note)"
         stop_server
     done
 }
@@ -132,7 +149,7 @@ exp_max_requests() {
     start_server 2 --max-requests 20000 --max-requests-jitter 2000
     wrk_start "$MAXREQ_SECONDS" /hello
     wrk_wait
-    wrk_row "--max-requests 20000 (+0..2000)" "$(log_count 'reached --max-requests')" \
+    wrk_row "--max-requests 20000 (+0..2000)$APP_LABEL" "$(log_count 'reached --max-requests')" \
         "signals = retirements; $(cut_off_note)"
     stop_server
 }
@@ -314,6 +331,10 @@ command -v python3 >/dev/null || die "python3 is needed (scripts/chaos/*.py)"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
 command -v dotnet >/dev/null || [[ -n "$BIN" ]] || die "the .NET SDK ('dotnet') is needed"
 build
+if [[ $ASPNET -eq 1 ]]; then
+    build_aspnet_app
+    APP_LABEL=' (ASP.NET Core app)'
+fi
 log "Prefork: $MASTER"
 for name in "${EXPERIMENTS[@]}"; do
     [[ -z "$ONLY" || ",$ONLY," == *",$name,"* ]] || continue
@@ -324,6 +345,6 @@ done
 echo
 print_table
 echo
-echo "Prefork: $MASTER ($([[ $JIT -eq 1 ]] && echo JIT || echo as given/published)); $(nproc) CPUs; $((SECONDS - START_SECONDS)) s"
+echo "Prefork: $MASTER ($([[ $JIT -eq 1 ]] && echo JIT || echo as given/published))${APP_ARGS[1]:+, --app ${APP_ARGS[1]}}; $(nproc) CPUs; $((SECONDS - START_SECONDS)) s"
 # A must-be-0 row that is not 0 fails the run.
 if awk -F'\t' '$6 == "yes" && $7 != "PASS" { bad = 1 } END { exit !bad }' "$RESULTS"; then exit 1; fi

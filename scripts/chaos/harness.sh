@@ -18,7 +18,7 @@ start_server() {
     shift
     SERVER_COUNT=$((SERVER_COUNT + 1))
     SRV_LOG="$WORK/server-$SERVER_COUNT.log"
-    "$MASTER" --bind 127.0.0.1:0 --workers "$workers" "$@" </dev/null >/dev/null 2>"$SRV_LOG" &
+    "$MASTER" --bind 127.0.0.1:0 --workers "$workers" "${APP_ARGS[@]}" "$@" </dev/null >/dev/null 2>"$SRV_LOG" &
     SRV_PID=$!
     SRV_START="$(procs start "$SRV_PID")"
     if ! procs wait --pid "$SRV_PID" --log "$SRV_LOG" --pattern ' ready$' --count "$workers" \
@@ -111,6 +111,9 @@ wrk_row() {
 
 cut_off_note() { echo "log: $(log_count 'connection\(s\) cut off') \"connection(s) cut off\", $(log_count '\[(ERROR|CRITICAL)\]') [ERROR]"; }
 
+# signals_in SECONDS INTERVAL: how many signals, one every INTERVAL seconds, fit in a load of SECONDS (at least 1).
+signals_in() { awk -v d="$1" -v e="$2" 'BEGIN { n = int(d / e) - 1; print (n > 0 ? n : 1) }'; }
+
 # signal_loop INTERVAL COUNT SIGNAL...: COUNT signals to the master, one every INTERVAL seconds, taking the SIGNALs
 # in turn.
 signal_loop() {
@@ -147,6 +150,29 @@ build() {
         MASTER="$WORK/prefork/Prefork.Master"
     fi
     [[ -x "$MASTER" ]] || die "no Prefork.Master at $MASTER"
+}
+
+# build_aspnet_app: the SDK's web template, offline (the template and ASP.NET Core ship with the SDK, and the app
+# has no package to restore), with the paths the experiments load; sets APP_ARGS.
+build_aspnet_app() {
+    local dir="$WORK/webapp" dll
+    command -v dotnet >/dev/null || die "--aspnet: the .NET SDK ('dotnet') is needed to build the app"
+    log "building the ASP.NET Core app (dotnet new web; dotnet build -c Release)"
+    (timeout 300 dotnet new web -o "$dir" -n ChaosWeb --no-update-check) >"$WORK/webapp-build.log" 2>&1 ||
+        { tail -n 30 "$WORK/webapp-build.log" >&2; die "dotnet new web failed (end of its log above)"; }
+    cat >"$dir/Program.cs" <<'APP'
+var builder = WebApplication.CreateBuilder(args);
+builder.Logging.ClearProviders();
+var app = builder.Build();
+app.MapGet("/hello", () => "Hello, World!");
+app.MapGet("/sleep", async (int ms) => { await Task.Delay(ms); return $"slept {ms} ms"; });
+app.Run();
+APP
+    (timeout 600 dotnet build "$dir" -c Release -nologo -v quiet) >>"$WORK/webapp-build.log" 2>&1 ||
+        { tail -n 30 "$WORK/webapp-build.log" >&2; die "the app's build failed (end of its log above)"; }
+    dll="$(find "$dir/bin/Release" -name ChaosWeb.dll | head -n 1)"
+    [[ -f "$dll" ]] || die "no ChaosWeb.dll after the build (see $WORK/webapp-build.log)"
+    APP_ARGS=(--app "$dll")
 }
 
 # ---------------------------------------------------------------------------------------------------------

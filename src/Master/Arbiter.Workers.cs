@@ -21,9 +21,9 @@ public sealed partial class Arbiter
         }
         else if (line == ControlChannel.Retiring)
         {
-            // The worker drains by itself; counting it as stopping lets its replacement start right away.
+            // No longer counted, so its replacement starts right away; it serves on until that one is ready
+            // (ManageWorkers), as an old generation does on a reload.
             worker.Retiring = true;
-            worker.MarkStopping(_clock(), _config.GracefulTimeout);
             Log.Info($"Worker {worker.Number} (pid {worker.Pid}) reached --max-requests; retiring");
         }
         else if (WorkerCounters.TryParse(line, out var counters))
@@ -102,7 +102,8 @@ public sealed partial class Arbiter
 
     /// <summary>
     /// Brings the table to the target: spawn the missing (unless backing off after boot failures), retire
-    /// the surplus oldest first, and stop the old generation once the new one is all ready.
+    /// the surplus oldest first, and stop the old generation and the workers past their --max-requests once
+    /// their replacements are all ready.
     /// </summary>
     private void ManageWorkers()
     {
@@ -118,9 +119,9 @@ public sealed partial class Arbiter
         }
         if (Active.Count() == _target && Active.All(w => w.Ready))
         {
-            foreach (var old in _workers.Values.Where(w => w.Generation != _generation && !w.Stopping))
+            foreach (var old in _workers.Values.Where(w => (w.Generation != _generation || w.Retiring) && !w.Stopping))
             {
-                Log.Info($"Stopping {old} of generation {old.Generation}");
+                Log.Info(old.Retiring ? $"Stopping {old}, replaced after its --max-requests" : $"Stopping {old} of generation {old.Generation}");
                 old.Stop(_clock(), _config.GracefulTimeout, serverStopping: false);
             }
         }

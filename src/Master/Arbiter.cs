@@ -47,7 +47,8 @@ public sealed partial class Arbiter
     /// <summary>Where the loop publishes the table after each event, for /metrics, /status and the meter.</summary>
     public required MasterMetrics Metrics { get; init; }
 
-    private IEnumerable<WorkerProcess> Active => _workers.Values.Where(w => w.Generation == _generation && !w.Stopping);
+    // Those that count towards the target: of the current generation, neither stopping nor past their --max-requests.
+    private IEnumerable<WorkerProcess> Active => _workers.Values.Where(w => w.Generation == _generation && !w.Stopping && !w.Retiring);
 
     private bool Done => _stopping && _workers.Count == 0;
 

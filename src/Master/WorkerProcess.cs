@@ -17,7 +17,7 @@ public sealed class WorkerProcess(IWorkerChild child, int number, int generation
     /// <summary>When the worker last said anything: any line proves it alive; its once-a-second report is the heartbeat.</summary>
     public long LastSeen { get; set; } = now;
     public bool Ready { get; set; }
-    /// <summary>It announced it reached --max-requests, so its exit is a max_requests restart.</summary>
+    /// <summary>It announced it reached --max-requests: it is replaced, then stopped, and its exit is a max_requests restart.</summary>
     public bool Retiring { get; set; }
     public bool Stopping { get; private set; }
     public long StopDeadline { get; private set; } = long.MaxValue;
@@ -39,15 +39,9 @@ public sealed class WorkerProcess(IWorkerChild child, int number, int generation
     public void Stop(long now, TimeSpan gracefulTimeout, bool serverStopping)
     {
         if (Stopping) return;
-        MarkStopping(now, gracefulTimeout);
-        Send(serverStopping ? ControlChannel.Stop : ControlChannel.Retire);
-    }
-
-    /// <summary>The worker is on its way out (it said so, or was told): it no longer counts towards the target.</summary>
-    public void MarkStopping(long now, TimeSpan gracefulTimeout)
-    {
         Stopping = true;
         StopDeadline = now + (long)gracefulTimeout.TotalMilliseconds;
+        Send(serverStopping ? ControlChannel.Stop : ControlChannel.Retire);
     }
 
     public void Send(string command) => Child.Send(command);

@@ -50,7 +50,7 @@ public sealed class WorkerCycle
 
     public long RequestsServed => _server?.RequestsServed ?? 0;
 
-    /// <summary>Completes, with the reason for the log, when the worker should stop: a command, a signal, its --max-requests, or its master gone.</summary>
+    /// <summary>Completes, with the reason for the log, when the worker should stop: a command (the master's answer to its --max-requests among them), a signal, or its master gone.</summary>
     public Task<string> Stopping { get; }
 
     /// <summary>
@@ -109,11 +109,8 @@ public sealed class WorkerCycle
         // The sockets and the report are one worker's: a second app (a process that builds two hosts) has neither.
         if (_server != null) throw new InvalidOperationException("this worker already serves an app");
         var server = _server = new WorkerServer(Settings, app) { Traffic = new WorkerTraffic(_metrics, _accessLog) };
-        _ = server.Retire.ContinueWith(_ => OnLoop(() =>
-        {
-            _channel.Send(ControlChannel.Retiring);
-            _stop.TrySetResult($"served {server.RequestsServed} requests, its --max-requests");
-        }));
+        // The master answers with Retire once a replacement is ready; until then this worker serves as before.
+        _ = server.Retire.ContinueWith(_ => OnLoop(() => _channel.Send(ControlChannel.Retiring)));
         server.Start();
         OnLoop(() =>
         {
@@ -169,7 +166,9 @@ public sealed class WorkerCycle
         {
             case null: _stop.TrySetResult(MasterGone); break;
             case ControlChannel.Stop: _stop.TrySetResult(ServerStopping); break;
-            case ControlChannel.Retire: _stop.TrySetResult("retired by the master"); break;
+            case ControlChannel.Retire:
+                _stop.TrySetResult(_server?.Retire.IsCompleted == true ? "its --max-requests reached, replaced" : "retired by the master");
+                break;
             case ControlChannel.Reopen:
                 Log.Reopen();
                 _accessLog?.Reopen();

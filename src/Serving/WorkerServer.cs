@@ -57,7 +57,7 @@ public sealed class WorkerServer : IConnectionHost
     public long RequestsServed => Interlocked.Read(ref _requests);
     public int OpenConnections => _connections.Count;
 
-    /// <summary>Completes when the worker has served its --max-requests and should be replaced.</summary>
+    /// <summary>Completes when the worker has served its --max-requests and should be replaced; it serves on until told to stop.</summary>
     public Task Retire => _retire.Task;
 
     /// <summary>A sync worker inside a request is not turning its loop: it sends no heartbeat until the request ends.</summary>
@@ -109,11 +109,9 @@ public sealed class WorkerServer : IConnectionHost
 
     public void RequestServed()
     {
-        if (Interlocked.Increment(ref _requests) != _maxRequests) return;
-        // From this response on, every connection is told to close and nothing new is accepted, even before
-        // the stop itself gets to run.
-        BeginDraining();
-        _retire.TrySetResult();
+        // The worker goes on serving as before: the master stops it once its replacement is ready, so capacity
+        // never dips, however long the replacement takes to boot (an ASP.NET Core app's second or more).
+        if (Interlocked.Increment(ref _requests) == _maxRequests) _retire.TrySetResult();
     }
 
     private void BeginDraining()

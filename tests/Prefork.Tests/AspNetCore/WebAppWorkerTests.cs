@@ -12,7 +12,7 @@ namespace Prefork.Tests.AspNetCore;
 /// stdout, whose pid field says which worker answered (the template's app cannot say).
 /// </summary>
 [Collection(BuildsFirst.WebAppBuild)]
-public sealed class WebAppWorkerTests(WebAppBuild apps, ITestOutputHelper output) : IClassFixture<WebAppBuild>
+public sealed class WebAppWorkerTests(WebAppBuild apps, ITestOutputHelper output)
 {
     // An ASP.NET Core app starts in a second or so, on a busy machine in several.
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
@@ -73,7 +73,8 @@ public sealed class WebAppWorkerTests(WebAppBuild apps, ITestOutputHelper output
     [Fact]
     public async Task An_app_that_throws_at_startup_is_given_up_on_with_its_exception_in_the_log()
     {
-        await using var master = await MasterProcess.StartAsync(["--workers", "2", "--app", apps.Broken], output);
+        await using var master = await MasterProcess.StartAsync(["--workers", "2", "--app", apps.Lifecycle], output,
+            environment: new Dictionary<string, string> { [WebAppBuild.RefuseToStart] = "1" });
         master.ExpectCritical = true;
         master.ExpectUnhandledException = true;
         Assert.Equal(3, await master.WaitForExitAsync(Bound));

@@ -112,7 +112,7 @@ public class ArbiterTests
     }
 
     [Fact]
-    public void A_worker_at_max_requests_is_replaced_at_once_and_counted_as_such()
+    public void A_worker_at_max_requests_serves_until_its_replacement_is_ready_and_is_counted_as_such()
     {
         using var rig = new ArbiterRig("--workers", "2", "--max-requests", "10");
         rig.Run();
@@ -121,10 +121,16 @@ public class ArbiterTests
 
         rig.Say(retiring, ControlChannel.Retiring);
         Assert.Equal(3, rig.Started.Count);
-        Assert.Equal(1, rig.Started[2].Number);
-        // It drains by itself; the master tells it nothing.
+        var replacement = rig.Started[2];
+        Assert.Equal(1, replacement.Number);
+        // However long the replacement boots (an ASP.NET Core app: a second or more), the retiring worker serves on.
+        rig.Advance(10_000);
+        rig.Say(retiring, ArbiterRig.Report(getOk: 12, accepted: 12));
         Assert.Empty(retiring.Commands);
+        Assert.Equal(3, rig.Started.Count);
 
+        rig.Say(replacement, ControlChannel.Ready);
+        Assert.Equal([ControlChannel.Retire], retiring.Commands);
         rig.Exit(retiring, 0);
         Assert.Equal(3, rig.Started.Count);
         Assert.Equal(1, rig.Restarts(RestartCause.MaxRequests));
