@@ -58,6 +58,12 @@ public sealed class HttpRequest
     /// <summary>The client asks to switch protocols (a WebSocket handshake): the app may take it with <see cref="HttpResponse.UpgradeAsync"/>.</summary>
     public bool IsUpgradeRequest => _head.IsUpgrade;
 
+    /// <summary>
+    /// An app's own object for this connection: every request the connection carries sees the same one (it is
+    /// never reset between them), so an app may keep what it would otherwise make anew for each request.
+    /// </summary>
+    public object? ConnectionState { get; set; }
+
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));
     public string HeaderValue(int index) => Encoding.Latin1.GetString(_head.HeaderValue(index));
