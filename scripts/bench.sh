@@ -87,10 +87,10 @@ PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)"
 [[ -x "$PYTHON" ]] || PYTHON=python3
 TOOLS=("$PYTHON" "$HERE/tools.py")
 KESTREL_DIR="$ROOT/bench/Kestrel/bin/bench"
-ASPNET_DIR="$WORK/aspnet"
-ASPNET_DLL=''
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-bench.XXXXXX")"
 MASTER_BIN="$WORK/prefork/Prefork.Master"
+ASPNET_DIR="$WORK/aspnet"
+ASPNET_DLL=''
 RESULTS="$WORK/results"
 EXTRAS="$WORK/extras"
 : >"$RESULTS"
