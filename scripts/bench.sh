@@ -382,9 +382,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
             idle0="$(idle_rss)"
         fi
         if [[ "$kind" == app-* ]]; then
-            # The same unmeasured warm-up for each (JIT: the app runs on tiered compilation, with no NativeAOT).
-            run_wrk "$WORK/warmup.txt" 2 /hello
-            run_wrk "$WORK/warmup.txt" 2 /json
+            # The same unmeasured warm-up for each, as long as a measured run: the app is JIT-compiled, in every
+            # worker, and tiered compilation replaces its hot code only after it has run a while.
+            run_wrk "$WORK/warmup.txt" "$DURATION" /hello
+            run_wrk "$WORK/warmup.txt" "$DURATION" /json
             measure aspnet-hello "$label" "$round"
             measure aspnet-json "$label" "$round"
         else

@@ -377,12 +377,14 @@ def cmd_report(args):
         out.append("")
 
     # Idle RSS
-    out.append("#### Idle RSS (MB, VmRSS; worker = largest worker)")
-    out.append("")
-    out.append("| config | master after start | worker after start | master after load | worker after load |")
-    out.append("|---|---:|---:|---:|---:|")
+    idle = sorted(x for x in ex if x.startswith("idle."))
+    if idle:
+        out.append("#### Idle RSS (MB, VmRSS; worker = largest worker)")
+        out.append("")
+        out.append("| config | master after start | worker after start | master after load | worker after load |")
+        out.append("|---|---:|---:|---:|---:|")
     worst_w = worst_m = None
-    for k in sorted(x for x in ex if x.startswith("idle.")):
+    for k in idle:
         d = kv(ex[k])
         vals = [int(d[f]) for f in ("m0", "w0", "m1", "w1")]
         out.append(f"| {k[5:].replace('_', ' ')} | {mb(vals[0])} | {mb(vals[1])} | {mb(vals[2])} | {mb(vals[3])} |")

@@ -20,7 +20,21 @@ public sealed class HttpRequest
     }
 
     public Method Method => _head.Method;
-    public string MethodName => _method ??= Encoding.ASCII.GetString(_head[_head.MethodText]);
+    // A known method's name is a literal: no string per request, and the same (interned) object as ASP.NET Core's
+    // HttpMethods.Get and the like, which routing compares by reference first.
+    public string MethodName => _method ??= Method switch
+    {
+        Method.Get => "GET",
+        Method.Head => "HEAD",
+        Method.Post => "POST",
+        Method.Put => "PUT",
+        Method.Delete => "DELETE",
+        Method.Options => "OPTIONS",
+        Method.Trace => "TRACE",
+        Method.Patch => "PATCH",
+        Method.Connect => "CONNECT",
+        _ => Encoding.ASCII.GetString(_head[_head.MethodText]),
+    };
     /// <summary>The request target as sent: "/path?query" or an absolute URI.</summary>
     public string Target => _target ??= Encoding.ASCII.GetString(_head[_head.Target]);
     public string Path => _path ??= _head.Path.Length == 0 ? "/" : Encoding.ASCII.GetString(_head[_head.Path]);

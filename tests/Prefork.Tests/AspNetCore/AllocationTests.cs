@@ -15,10 +15,19 @@ public sealed class AllocationTests(ITestOutputHelper output)
 {
     private const int Requests = 3000, WarmUp = 1000;
 
+    // Measured: with the connection's features and HttpContext reused, /hello 360 and /json 504 bytes in Release
+    // (1392 and 1440 in Debug, which boxes every async method's state machine); made anew for each request, 1744
+    // and 1888 (2776 and 2824).
+#if DEBUG
+    private const long Bound = 1600;
+#else
+    private const long Bound = 800;
+#endif
+
     [Theory]
-    [InlineData("/hello", 400)]
-    [InlineData("/json", 600)]
-    public async Task A_keep_alive_request_allocates_little(string path, long bound)
+    [InlineData("/hello")]
+    [InlineData("/json")]
+    public async Task A_keep_alive_request_allocates_little(string path)
     {
         var counters = new long[Requests];
         var threads = new int[Requests];
@@ -59,7 +68,7 @@ public sealed class AllocationTests(ITestOutputHelper output)
         Assert.True(perRequest.Count > (Requests - WarmUp) / 2, $"only {perRequest.Count} requests followed one on the same thread");
         long median = perRequest[perRequest.Count / 2];
         output.WriteLine($"{path}: {median} bytes per request (median of {perRequest.Count}; min {perRequest[0]}, max {perRequest[^1]})");
-        Assert.True(median <= bound, $"{path}: {median} bytes allocated per request, more than {bound}");
+        Assert.True(median <= Bound, $"{path}: {median} bytes allocated per request, more than {Bound}");
     }
 
     private sealed record Message(string message);
