@@ -3,13 +3,17 @@
 #
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
+#   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
 #
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
 # publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
 # and builds the Kestrel peer (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
 # --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive and with Connection: close. Then the
 # extra figures: idle RSS, time from a worker's SIGKILL to its replacement serving, spread of requests
-# over workers, 10,000 idle keep-alive connections on 2 workers. Prints one markdown report (medians of the
+# over workers, 10,000 idle keep-alive connections on 2 workers. The ASP.NET Core scenario: one minimal API
+# app (scripts/bench/aspnet, on the SDK's `dotnet new web`) on Kestrel alone and under the Prefork master
+# (--app) with 2 and 4 workers, rounds interleaved as above, keep-alive on /hello and /json, and each app
+# process's RSS. Prints one markdown report (medians of the
 # rounds) with PASS/MISS against the issue's targets. A benchmark, not a test: the exit code does not
 # depend on the targets. Everything it starts is stopped by pid on exit.
 set -euo pipefail
@@ -23,6 +27,7 @@ KILL_TRIALS=5
 SPREAD_WORKERS=4
 GUNICORN=1
 INSTALL=1
+ONLY=''
 OUT=''
 READY_TIMEOUT=30     # seconds a server gets to answer after start
 STOP_TIMEOUT=15      # seconds a server gets to stop after SIGTERM before SIGKILL
@@ -43,6 +48,7 @@ Options:
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
+  --only aspnet       run only the ASP.NET Core scenario (Kestrel alone vs the app under Prefork)
   --out FILE          also write the report to FILE
   -h, --help          this help
 EOF
@@ -61,12 +67,14 @@ while [[ $# -gt 0 ]]; do
         --kill-trials)    need_value "$@"; KILL_TRIALS="$2"; shift 2 ;;
         --spread-workers) need_value "$@"; SPREAD_WORKERS="$2"; shift 2 ;;
         --out)            need_value "$@"; OUT="$2"; shift 2 ;;
+        --only)           need_value "$@"; ONLY="$2"; shift 2 ;;
         --no-gunicorn)    GUNICORN=0; shift ;;
         --no-install)     INSTALL=0; shift ;;
         -h|--help)        usage; exit 0 ;;
         *)                die "unknown option '$1' (try --help)" ;;
     esac
 done
+[[ -z "$ONLY" || "$ONLY" == aspnet ]] || die "--only takes 'aspnet' (got '$ONLY')"
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
 for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
@@ -81,6 +89,8 @@ TOOLS=("$PYTHON" "$HERE/tools.py")
 KESTREL_DIR="$ROOT/bench/Kestrel/bin/bench"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-bench.XXXXXX")"
 MASTER_BIN="$WORK/prefork/Prefork.Master"
+ASPNET_DIR="$WORK/aspnet"
+ASPNET_DLL=''
 RESULTS="$WORK/results"
 EXTRAS="$WORK/extras"
 : >"$RESULTS"
@@ -165,7 +175,8 @@ trap cleanup EXIT
 trap 'echo >&2; log "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 
-# start_server KIND WORKERS [EXTRA PREFORK ARGS...]: KIND is async, sync, kestrel, nginx or gunicorn.
+# start_server KIND WORKERS [EXTRA PREFORK ARGS...]: KIND is async, sync, kestrel, nginx or gunicorn; or, for the
+# ASP.NET Core app, app-prefork (under the master) or app-kestrel (alone).
 start_server() {
     local kind="$1" workers="$2" i code ready
     shift 2
@@ -175,6 +186,16 @@ start_server() {
         async|sync)
             "$MASTER_BIN" --bind 127.0.0.1:0 --workers "$workers" --worker-class "$kind" "$@" \
                 2>"$SRV_LOG" </dev/null >/dev/null &
+            SRV_PID=$! ;;
+        app-prefork)
+            "$MASTER_BIN" --bind 127.0.0.1:0 --workers "$workers" --app "$ASPNET_DLL" "$@" \
+                2>"$SRV_LOG" </dev/null >/dev/null &
+            SRV_PID=$! ;;
+        app-kestrel)
+            SRV_PORT="$("${TOOLS[@]}" freeport)"
+            # From its folder, as the master starts it: the content root, and so appsettings.json, is there.
+            (cd "$(dirname "$ASPNET_DLL")" && exec dotnet "$ASPNET_DLL" --urls "http://127.0.0.1:$SRV_PORT") \
+                >"$SRV_LOG" 2>&1 </dev/null &
             SRV_PID=$! ;;
         kestrel)
             SRV_PORT="$("${TOOLS[@]}" freeport)"
@@ -205,7 +226,7 @@ start_server() {
             code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$SRV_PORT/hello" || true)"
             if [[ "$code" == 200 ]]; then
                 ready=1
-                if [[ "$kind" == async || "$kind" == sync ]]; then
+                if [[ "$kind" == async || "$kind" == sync || "$kind" == app-prefork ]]; then
                     ready="$(grep -c 'Worker [0-9]* (pid [0-9]*) ready' "$SRV_LOG" || true)"
                     [[ "$ready" -ge "$workers" ]] && ready=1 || ready=0
                 fi
@@ -242,11 +263,11 @@ run_wrk() {
 measure() {
     local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum
     out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
-    if [[ "$scenario" == close ]]; then
-        run_wrk "$out" "$DURATION" /hello -H 'Connection: close'
-    else
-        run_wrk "$out" "$DURATION" /hello
-    fi
+    case "$scenario" in
+        close)    run_wrk "$out" "$DURATION" /hello -H 'Connection: close' ;;
+        aspnet-*) run_wrk "$out" "$DURATION" "/${scenario#aspnet-}" ;;
+        *)        run_wrk "$out" "$DURATION" /hello ;;
+    esac
     rss="$("${TOOLS[@]}" rss "$SRV_PID")"
     read -r total _ kids ksum _ <<<"$rss"
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
@@ -277,9 +298,10 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx || die "nginx is needed (apt-get install nginx-light)"
+[[ -n "$ONLY" ]] || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+    die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
-if [[ $GUNICORN -eq 1 ]]; then
+if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
     command -v gunicorn >/dev/null || apt_install gunicorn || apt_install python3-gunicorn || true
     # Debian's gunicorn runs on Debian's python3, whatever python3 is first on PATH.
     for g in /usr/bin/gunicorn "$(command -v gunicorn || true)"; do
@@ -300,24 +322,41 @@ fi
 [[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS + 1000)) ]] ||
     log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
 
-log "publishing Prefork (NativeAOT) and building the Kestrel peer"
+log "publishing Prefork (NativeAOT), building the Kestrel peer and the ASP.NET Core app"
 (cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
     { tail -n 30 "$WORK/build.log" >&2; die "the Prefork publish failed (end of its log above)"; }
-(cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
-    { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
-[[ -x "$MASTER_BIN" && -x "$KESTREL_DIR/Kestrel" ]] || die "the builds did not produce $MASTER_BIN and $KESTREL_DIR/Kestrel"
+if [[ -z "$ONLY" ]]; then
+    (cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
+        { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
+    [[ -x "$KESTREL_DIR/Kestrel" ]] || die "the build did not produce $KESTREL_DIR/Kestrel"
+fi
+[[ -x "$MASTER_BIN" ]] || die "the publish did not produce $MASTER_BIN"
+# The SDK's own template, offline (it restores nothing), with the bench's Program.cs and appsettings.json; built
+# outside the repository, so none of Prefork's build settings reach it.
+(cd "$WORK" && timeout 120 dotnet new web -o "$ASPNET_DIR" -n App --no-update-check &&
+    cp "$HERE/aspnet/Program.cs" "$HERE/aspnet/appsettings.json" "$ASPNET_DIR/" &&
+    timeout 600 dotnet build -c Release "$ASPNET_DIR" -o "$ASPNET_DIR/bin/bench" -nologo -v quiet) >"$WORK/build-app.log" 2>&1 ||
+    { tail -n 30 "$WORK/build-app.log" >&2; die "the ASP.NET Core app's build failed (end of its log above)"; }
+ASPNET_DLL="$ASPNET_DIR/bin/bench/App.dll"
+[[ -f "$ASPNET_DLL" ]] || die "the build did not produce $ASPNET_DLL"
 
 # ---------------------------------------------------------------------------------------------------------
-# Rounds: Prefork and a peer alternating; the order reversed every other round.
+# Rounds: Prefork and a peer alternating; the order reversed every other round. The ASP.NET Core app's three
+# configurations take their turns in the same rounds.
 # ---------------------------------------------------------------------------------------------------------
-SERVERS=("async 2" "kestrel 1" "async 4" "nginx 2" "sync 2")
-[[ -n "$GUNICORN_BIN" ]] && SERVERS+=("gunicorn 4")
-SERVERS+=("sync 4")
+SERVERS=()
+if [[ -z "$ONLY" ]]; then
+    SERVERS=("async 2" "kestrel 1" "async 4" "nginx 2" "sync 2")
+    [[ -n "$GUNICORN_BIN" ]] && SERVERS+=("gunicorn 4")
+    SERVERS+=("sync 4")
+fi
+SERVERS+=("app-prefork 2" "app-kestrel 1" "app-prefork 4")
 
 label_of() {
     case "$1" in
         async|sync) echo "Prefork $1 ${2}w" ;;
-        kestrel)    echo "Kestrel" ;;
+        kestrel|app-kestrel) echo "Kestrel" ;;
+        app-prefork) echo "Prefork app ${2}w" ;;
         nginx)      echo "nginx ${2}w" ;;
         gunicorn)   echo "gunicorn sync ${2}w" ;;
     esac
@@ -338,19 +377,31 @@ for ((round = 1; round <= ROUNDS; round++)); do
         log "round $round/$ROUNDS: $label"
         start_server "$kind" "$workers"
         idle0=''
-        if [[ $round -eq 1 && ( "$kind" == async || "$kind" == sync ) ]]; then
+        if [[ $round -eq 1 && ( "$kind" == async || "$kind" == sync || "$kind" == app-* ) ]]; then
             sleep 1
             idle0="$(idle_rss)"
         fi
-        # Unmeasured warm-up (JIT, lazy init), same for every server.
-        run_wrk "$WORK/warmup.txt" 1 /hello
-        measure keepalive "$label" "$round"
-        measure close "$label" "$round"
+        if [[ "$kind" == app-* ]]; then
+            # The same unmeasured warm-up for each, as long as a measured run: the app is JIT-compiled, in every
+            # worker, and tiered compilation replaces its hot code only after it has run a while.
+            run_wrk "$WORK/warmup.txt" "$DURATION" /hello
+            run_wrk "$WORK/warmup.txt" "$DURATION" /json
+            measure aspnet-hello "$label" "$round"
+            measure aspnet-json "$label" "$round"
+        else
+            # Unmeasured warm-up (JIT, lazy init), same for every server.
+            run_wrk "$WORK/warmup.txt" 1 /hello
+            measure keepalive "$label" "$round"
+            measure close "$label" "$round"
+        fi
         if [[ -n "$idle0" ]]; then
             sleep 1
             read -r m0 w0 <<<"$idle0"
             read -r m1 w1 <<<"$(idle_rss)"
-            echo "idle.${label// /_}=m0=$m0 w0=$w0 m1=$m1 w1=$w1" >>"$EXTRAS"
+            # The app's figures apart: its processes carry the .NET runtime and ASP.NET Core, not the 20 MB worker target.
+            idle="idle"
+            [[ "$kind" == app-* ]] && idle="appidle"
+            echo "$idle.${label// /_}=m0=$m0 w0=$w0 m1=$m1 w1=$w1" >>"$EXTRAS"
         fi
         stop_server
     done
@@ -359,46 +410,49 @@ done
 # ---------------------------------------------------------------------------------------------------------
 # Extras
 # ---------------------------------------------------------------------------------------------------------
-log "kill -9 a worker, $KILL_TRIALS times (Prefork async, 2 workers)"
-start_server async 2
-run_wrk "$WORK/warmup.txt" 1 /hello
-timeout 120 "${TOOLS[@]}" killtest --port "$SRV_PORT" --master "$SRV_PID" --log "$SRV_LOG" \
-    --trials "$KILL_TRIALS" --bound 5 >"$WORK/kill.txt" 2>&1 &
-wait $! || log "warning: the kill test exited with $?"
-grep '^KILL ' "$WORK/kill.txt" | sed 's/^/    /' >&2 || true
-kill_sum="$(sed -n 's/^KILLSUM //p' "$WORK/kill.txt")"
-[[ -n "$kill_sum" ]] && { echo "kill=$kill_sum" >>"$EXTRAS"; echo "kill.workers=2" >>"$EXTRAS"; }
-stop_server
+if [[ -z "$ONLY" ]]; then
+    log "kill -9 a worker, $KILL_TRIALS times (Prefork async, 2 workers)"
+    start_server async 2
+    run_wrk "$WORK/warmup.txt" 1 /hello
+    timeout 120 "${TOOLS[@]}" killtest --port "$SRV_PORT" --master "$SRV_PID" --log "$SRV_LOG" \
+        --trials "$KILL_TRIALS" --bound 5 >"$WORK/kill.txt" 2>&1 &
+    wait $! || log "warning: the kill test exited with $?"
+    grep '^KILL ' "$WORK/kill.txt" | sed 's/^/    /' >&2 || true
+    kill_sum="$(sed -n 's/^KILLSUM //p' "$WORK/kill.txt")"
+    [[ -n "$kill_sum" ]] && { echo "kill=$kill_sum" >>"$EXTRAS"; echo "kill.workers=2" >>"$EXTRAS"; }
+    stop_server
 
-log "spread over workers (Prefork async, $SPREAD_WORKERS workers, ${DURATION}s keep-alive on /worker)"
-start_server async "$SPREAD_WORKERS"
-run_wrk "$WORK/warmup.txt" 1 /hello
-run_wrk "$WORK/spread.txt" "$DURATION" /worker -s "$HERE/pids.lua"
-spread="$("${TOOLS[@]}" spread "$WORK/spread.txt" "$SPREAD_WORKERS")"
-log "  per worker: $(cut -d' ' -f5 <<<"$spread"), max/min $(cut -d' ' -f4 <<<"$spread")"
-echo "spread=$spread" >>"$EXTRAS"
-echo "spread.workers=$SPREAD_WORKERS" >>"$EXTRAS"
-stop_server
+    log "spread over workers (Prefork async, $SPREAD_WORKERS workers, ${DURATION}s keep-alive on /worker)"
+    start_server async "$SPREAD_WORKERS"
+    run_wrk "$WORK/warmup.txt" 1 /hello
+    run_wrk "$WORK/spread.txt" "$DURATION" /worker -s "$HERE/pids.lua"
+    spread="$("${TOOLS[@]}" spread "$WORK/spread.txt" "$SPREAD_WORKERS")"
+    log "  per worker: $(cut -d' ' -f5 <<<"$spread"), max/min $(cut -d' ' -f4 <<<"$spread")"
+    echo "spread=$spread" >>"$EXTRAS"
+    echo "spread.workers=$SPREAD_WORKERS" >>"$EXTRAS"
+    stop_server
 
-log "$HOLD_CONNS idle keep-alive connections (Prefork async, 2 workers, --keep-alive 120)"
-start_server async 2 --keep-alive 120 --worker-connections 10000
-timeout 300 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$HOLD_CONNS" --wait "$HOLD_WAIT" \
-    >"$WORK/hold.txt" 2>&1 &
-wait $! || log "warning: the hold test exited with $?"
-hold="$(sed -n 's/^HOLD //p' "$WORK/hold.txt")"
-if [[ -n "$hold" ]]; then
-    log "  $hold"
-    echo "hold=$hold" >>"$EXTRAS"
-else
-    tail -n 5 "$WORK/hold.txt" >&2
+    log "$HOLD_CONNS idle keep-alive connections (Prefork async, 2 workers, --keep-alive 120)"
+    start_server async 2 --keep-alive 120 --worker-connections 10000
+    timeout 300 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$HOLD_CONNS" --wait "$HOLD_WAIT" \
+        >"$WORK/hold.txt" 2>&1 &
+    wait $! || log "warning: the hold test exited with $?"
+    hold="$(sed -n 's/^HOLD //p' "$WORK/hold.txt")"
+    if [[ -n "$hold" ]]; then
+        log "  $hold"
+        echo "hold=$hold" >>"$EXTRAS"
+    else
+        tail -n 5 "$WORK/hold.txt" >&2
+    fi
+    stop_server
 fi
-stop_server
 
 # ---------------------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------------------
 {
     echo "loadavg=$LOADAVG"
+    echo "loadavg.end=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "elapsed=$((SECONDS - START_SECONDS))"
 } >>"$EXTRAS"
 echo

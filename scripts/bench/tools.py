@@ -328,9 +328,11 @@ def cmd_report(args):
     for s, _ in order:
         if s not in scenarios:
             scenarios.append(s)
-    titles = {"keepalive": "keep-alive, 64 conns", "close": "Connection: close, 64 conns"}
+    titles = {"keepalive": "keep-alive, 64 conns", "close": "Connection: close, 64 conns",
+              "aspnet-hello": "ASP.NET Core app, GET /hello, keep-alive, 64 conns",
+              "aspnet-json": "ASP.NET Core app, GET /json, keep-alive, 64 conns"}
     out = []
-    out.append(f"### Benchmark: GET /hello, wrk -t1 -c64, {duration} s per run, median of {rounds} interleaved rounds")
+    out.append(f"### Benchmark: wrk -t1 -c64 (GET /hello unless said), {duration} s per run, median of {rounds} interleaved rounds")
     out.append("")
     out.append("| scenario | server / config | requests/s | p50 ms | p99 ms | errors | RSS/worker MB | RSS total MB "
                "| × Kestrel | × nginx |")
@@ -353,16 +355,36 @@ def cmd_report(args):
                "'per worker' is the children's average (Kestrel: its one process). "
                "Ratios: median requests/s over Kestrel's / nginx's in the same scenario and run. "
                "Prefork is the build people deploy: dotnet publish, a NativeAOT master and workers; "
-               "Kestrel is a framework-dependent (JIT) build, as a minimal API is usually deployed.")
+               "Kestrel is a framework-dependent (JIT) build, as a minimal API is usually deployed. "
+               "ASP.NET Core app: one App.dll (scripts/bench/aspnet on `dotnet new web`, Release), run by `dotnet App.dll` "
+               "on Kestrel alone (one process on every core) and under the Prefork master (`--app App.dll`, a process "
+               "per worker); its × Kestrel is against that Kestrel row.")
     out.append("")
 
+    app_idle = sorted(x for x in ex if x.startswith("appidle."))
+    if app_idle:
+        out.append("#### ASP.NET Core app: RSS per app process (MB, VmRSS; Prefork: largest worker)")
+        out.append("")
+        out.append("| config | app process after start | app process after load | Prefork master after start |")
+        out.append("|---|---:|---:|---:|")
+        for k in app_idle:
+            d = kv(ex[k])
+            m0, w0, m1, w1 = (int(d[f]) for f in ("m0", "w0", "m1", "w1"))
+            # Kestrel is the one process it started; under Prefork the app's processes are the master's children.
+            prefork = w0 > 0
+            out.append(f"| {k[8:].replace('_', ' ')} | {mb(w0 if prefork else m0)} | {mb(w1 if prefork else m1)} "
+                       f"| {mb(m0) if prefork else '-'} |")
+        out.append("")
+
     # Idle RSS
-    out.append("#### Idle RSS (MB, VmRSS; worker = largest worker)")
-    out.append("")
-    out.append("| config | master after start | worker after start | master after load | worker after load |")
-    out.append("|---|---:|---:|---:|---:|")
+    idle = sorted(x for x in ex if x.startswith("idle."))
+    if idle:
+        out.append("#### Idle RSS (MB, VmRSS; worker = largest worker)")
+        out.append("")
+        out.append("| config | master after start | worker after start | master after load | worker after load |")
+        out.append("|---|---:|---:|---:|---:|")
     worst_w = worst_m = None
-    for k in sorted(x for x in ex if x.startswith("idle.")):
+    for k in idle:
         d = kv(ex[k])
         vals = [int(d[f]) for f in ("m0", "w0", "m1", "w1")]
         out.append(f"| {k[5:].replace('_', ' ')} | {mb(vals[0])} | {mb(vals[1])} | {mb(vals[2])} | {mb(vals[3])} |")
@@ -408,6 +430,17 @@ def cmd_report(args):
             out.append(f"| {srv}: keep-alive req/s ≥ 0.9× nginx | {rps / ngx:.2f}× | {mark(rps >= 0.9 * ngx)} |")
         if p99 is not None and kes99 is not None:
             out.append(f"| {srv}: p99 ≤ Kestrel's | {p99:.2f} ms vs {kes99:.2f} ms | {mark(p99 <= kes99)} |")
+    for s in ("aspnet-hello", "aspnet-json"):
+        kes, kes99 = med((s, "Kestrel"), "rps"), med((s, "Kestrel"), "p99")
+        for sc, srv in order:
+            if sc != s or not srv.startswith("Prefork app"):
+                continue
+            rps, p99 = med((sc, srv), "rps"), med((sc, srv), "p99")
+            what = f"{srv}, ASP.NET Core app GET /{s[len('aspnet-'):]}"
+            if rps and kes:
+                out.append(f"| {what}: req/s ≥ 1.2× Kestrel | {rps / kes:.2f}× | {mark(rps >= 1.2 * kes)} |")
+            if p99 is not None and kes99 is not None:
+                out.append(f"| {what}: p99 ≤ Kestrel's | {p99:.2f} ms vs {kes99:.2f} ms | {mark(p99 <= kes99)} |")
     if worst_w is not None:
         out.append(f"| idle worker ≤ 20 MB RSS (worst, all Prefork configs, before/after load) | {mb(worst_w)} MB | "
                    f"{mark(worst_w <= 20 * 1024)} |")
@@ -425,7 +458,8 @@ def cmd_report(args):
         ok = spread[3] != "inf" and float(spread[3]) <= 1.5
         out.append(f"| requests spread over workers within 1.5× (max/min) | {spread[3]} | {mark(ok)} |")
     out.append("")
-    out.append(f"Machine: {os.cpu_count()} CPUs, load average before the run {ex.get('loadavg', '?')}; total run time {ex.get('elapsed', '?')} s.")
+    out.append(f"Machine: {os.cpu_count()} CPUs, load average before the run {ex.get('loadavg', '?')}, after it "
+               f"{ex.get('loadavg.end', '?')}; total run time {ex.get('elapsed', '?')} s.")
     out.append("")
     out.append("Command:")
     out.append("")

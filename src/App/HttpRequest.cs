@@ -20,7 +20,21 @@ public sealed class HttpRequest
     }
 
     public Method Method => _head.Method;
-    public string MethodName => _method ??= Encoding.ASCII.GetString(_head[_head.MethodText]);
+    // A known method's name is a literal: no string per request, and the same (interned) object as ASP.NET Core's
+    // HttpMethods.Get and the like, which routing compares by reference first.
+    public string MethodName => _method ??= Method switch
+    {
+        Method.Get => "GET",
+        Method.Head => "HEAD",
+        Method.Post => "POST",
+        Method.Put => "PUT",
+        Method.Delete => "DELETE",
+        Method.Options => "OPTIONS",
+        Method.Trace => "TRACE",
+        Method.Patch => "PATCH",
+        Method.Connect => "CONNECT",
+        _ => Encoding.ASCII.GetString(_head[_head.MethodText]),
+    };
     /// <summary>The request target as sent: "/path?query" or an absolute URI.</summary>
     public string Target => _target ??= Encoding.ASCII.GetString(_head[_head.Target]);
     public string Path => _path ??= _head.Path.Length == 0 ? "/" : Encoding.ASCII.GetString(_head[_head.Path]);
@@ -57,6 +71,12 @@ public sealed class HttpRequest
 
     /// <summary>The client asks to switch protocols (a WebSocket handshake): the app may take it with <see cref="HttpResponse.UpgradeAsync"/>.</summary>
     public bool IsUpgradeRequest => _head.IsUpgrade;
+
+    /// <summary>
+    /// An app's own object for this connection: every request the connection carries sees the same one (it is
+    /// never reset between them), so an app may keep what it would otherwise make anew for each request.
+    /// </summary>
+    public object? ConnectionState { get; set; }
 
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));

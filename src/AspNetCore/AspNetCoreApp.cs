@@ -4,16 +4,20 @@ using Prefork.App;
 namespace Prefork.AspNetCore;
 
 /// <summary>
-/// An ASP.NET Core request pipeline seen as a Prefork app: each request becomes a feature collection over
-/// the engine's request and response, and goes through the host's CreateContext, ProcessRequestAsync and
-/// DisposeContext, as Kestrel drives it.
+/// An ASP.NET Core request pipeline seen as a Prefork app: each request goes through the host's CreateContext,
+/// ProcessRequestAsync and DisposeContext, as Kestrel drives it, on a feature collection over the engine's request
+/// and response that the connection's requests share, one after the other.
 /// </summary>
 internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> application, long maxRequestBodySize) : IHttpApp
     where TContext : notnull
 {
     public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
     {
-        var features = new RequestFeatures(request, response, maxRequestBodySize);
+        if (request.ConnectionState is not ConnectionFeatures<TContext> features)
+        {
+            request.ConnectionState = features = new ConnectionFeatures<TContext>(request, response, maxRequestBodySize);
+        }
+        features.BeginRequest();
         var context = application.CreateContext(features);
         Exception? failure = null;
         bool failedAfterStart = false;

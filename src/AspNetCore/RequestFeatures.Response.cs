@@ -11,9 +11,10 @@ namespace Prefork.AspNetCore;
 /// write, a flush, or the end of the request); then they are copied to the engine's response once, and the
 /// body goes to the engine, which buffers a small one (sent with Content-Length) and streams a large one.
 /// </summary>
-internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBodyFeature
+internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBodyFeature
 {
     private readonly HttpResponse _response;
+    private readonly HeaderDictionary _responseHeaders = new();
     private int _statusCode = 200;
     private Stack<(Func<object, Task> Callback, object State)>? _onStarting, _onCompleted;
     private ResponseBodyStream? _stream;
@@ -29,14 +30,27 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
 
     // Unset, the engine writes the usual phrase for the status.
     public string? ReasonPhrase { get; set; }
-    IHeaderDictionary IHttpResponseFeature.Headers { get; set; } = new HeaderDictionary();
-    private IHeaderDictionary ResponseHeaders => ((IHttpResponseFeature)this).Headers;
+    IHeaderDictionary IHttpResponseFeature.Headers { get => ResponseHeaders; set => ResponseHeaders = value; }
+    private IHeaderDictionary ResponseHeaders { get; set; }
 
     [Obsolete("Use IHttpResponseBodyFeature.Stream")]
     Stream IHttpResponseFeature.Body { get => Stream; set => throw new NotSupportedException(); }
 
     public Stream Stream => _stream ??= new ResponseBodyStream(this, _response);
     public PipeWriter Writer => _writer ??= new ResponseBodyWriter(this, _response);
+
+    private void BeginResponse()
+    {
+        _statusCode = 200;
+        ReasonPhrase = null;
+        _responseHeaders.Clear();
+        ResponseHeaders = _responseHeaders;
+        _onStarting?.Clear();
+        _onCompleted?.Clear();
+        // A request that failed leaves what it wrote in the writer: none of it is the next response's.
+        _writer?.Release();
+        HasStarted = false;
+    }
 
     public void OnStarting(Func<object, Task> callback, object state) => (_onStarting ??= new()).Push((callback, state));
     public void OnCompleted(Func<object, Task> callback, object state) => (_onCompleted ??= new()).Push((callback, state));
@@ -82,7 +96,7 @@ internal sealed partial class RequestFeatures : IHttpResponseFeature, IHttpRespo
     /// <summary>An app that failed before its response started gets Kestrel's answer: 500, no body.</summary>
     public void ReplaceWithServerError()
     {
-        _onStarting = null;
+        _onStarting?.Clear();
         ResponseHeaders.Clear();
         _statusCode = StatusCodes.Status500InternalServerError;
         ReasonPhrase = null;

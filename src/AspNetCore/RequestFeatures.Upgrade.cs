@@ -8,7 +8,7 @@ namespace Prefork.AspNetCore;
 /// response starts (OnStarting callbacks, then status and headers to the engine), and the engine hands over
 /// the connection as a stream. The engine closes it when the request's pipeline returns.
 /// </summary>
-internal sealed partial class RequestFeatures : IHttpUpgradeFeature
+internal partial class RequestFeatures : IHttpUpgradeFeature
 {
     public bool IsUpgradableRequest => _request.IsUpgradeRequest;
 

@@ -7,10 +7,11 @@ using HttpResponse = Prefork.App.HttpResponse;
 namespace Prefork.AspNetCore;
 
 /// <summary>
-/// One request's feature collection. The features a server must provide are this one object (as Kestrel's
-/// protocol object is); what middleware adds or replaces goes in a small table looked up first.
+/// The feature collection of a connection's requests, one at a time. The features a server must provide are this
+/// one object (as Kestrel's protocol object is); what middleware adds or replaces goes in a small table looked up
+/// first, emptied for each request.
 /// </summary>
-internal sealed partial class RequestFeatures : IFeatureCollection,
+internal partial class RequestFeatures : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
     IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature, IHttpRequestIdentifierFeature
 {
@@ -19,11 +20,12 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
         typeof(IHttpRequestFeature), typeof(IHttpResponseFeature), typeof(IHttpResponseBodyFeature),
         typeof(IHttpConnectionFeature), typeof(IHttpRequestLifetimeFeature),
         typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpUpgradeFeature),
-        typeof(IHttpRequestIdentifierFeature),
+        typeof(IHttpRequestIdentifierFeature), typeof(IEndpointFeature), typeof(IRouteValuesFeature),
     ];
 
     private readonly HttpRequest _request;
     private readonly long _maxRequestBodySize;
+    private readonly HeaderDictionary _requestHeaders = new();
     private Dictionary<Type, object?>? _added;
     private string? _connectionId;
     private ConnectionEndpoints? _endpoints;
@@ -35,19 +37,41 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
         _request = request;
         _response = response;
         _maxRequestBodySize = maxRequestBodySize;
-        Method = request.MethodName;
-        RawTarget = request.Target;
-        Path = DotSegments.Remove(PathString.FromUriComponent(request.Path).Value ?? "/");
-        QueryString = request.Query.Length == 0 ? "" : "?" + request.Query;
-        Protocol = request.Version;
-        Headers = new HeaderDictionary(request.HeaderCount);
-        for (int i = 0; i < request.HeaderCount; i++)
+        Headers = _requestHeaders;
+        ResponseHeaders = _responseHeaders;
+    }
+
+    /// <summary>
+    /// Makes this the next request's collection: what the last request or its middleware left here is dropped, and
+    /// the engine's request is read in. The objects themselves (this, the header dictionaries, the body writer, the
+    /// host's context) serve every request of the connection, as Kestrel's do.
+    /// </summary>
+    public void BeginRequest()
+    {
+        _added?.Clear();
+        // Feature caches keyed on the revision (DefaultHttpContext's) drop what they found for the last request.
+        Revision++;
+        _connectionId = _traceIdentifier = null;
+        _endpoints = null;
+        _requestAborted = null;
+        Method = _request.MethodName;
+        Scheme = "http";
+        PathBase = "";
+        RawTarget = _request.Target;
+        Path = DotSegments.Remove(PathString.FromUriComponent(_request.Path).Value ?? "/");
+        QueryString = _request.Query.Length == 0 ? "" : "?" + _request.Query;
+        Protocol = _request.Version;
+        _requestHeaders.Clear();
+        for (int i = 0; i < _request.HeaderCount; i++)
         {
-            var name = request.HeaderName(i);
-            Headers[name] = Microsoft.Extensions.Primitives.StringValues.Concat(Headers[name], request.HeaderValue(i));
+            var name = _request.HeaderName(i);
+            _requestHeaders[name] = Microsoft.Extensions.Primitives.StringValues.Concat(_requestHeaders[name], _request.HeaderValue(i));
         }
-        Body = request.BodyStream;
-        CanHaveBody = request.Body.Length > 0 || Headers.ContainsKey("Transfer-Encoding");
+        Headers = _requestHeaders;
+        Body = _request.BodyStream;
+        CanHaveBody = _request.Body.Length > 0 || Headers.ContainsKey("Transfer-Encoding");
+        BeginRouting();
+        BeginResponse();
     }
 
     // IFeatureCollection
@@ -83,15 +107,15 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
     // IHttpRequestFeature: the request line and head as the engine parsed them; the body is already read whole.
-    public string Protocol { get; set; }
-    public string Scheme { get; set; } = "http";
-    public string Method { get; set; }
+    public string Protocol { get; set; } = "";
+    public string Scheme { get; set; } = "";
+    public string Method { get; set; } = "";
     public string PathBase { get; set; } = "";
-    public string Path { get; set; }
-    public string QueryString { get; set; }
-    public string RawTarget { get; set; }
+    public string Path { get; set; } = "";
+    public string QueryString { get; set; } = "";
+    public string RawTarget { get; set; } = "";
     public IHeaderDictionary Headers { get; set; }
-    public Stream Body { get; set; }
+    public Stream Body { get; set; } = Stream.Null;
 
     // IHttpConnectionFeature: read from the engine when first asked (most requests never ask), then the app's
     // to change (the forwarded-headers middleware sets the client's address).
@@ -140,7 +164,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
 
     public void Abort() => _request.Abort();
 
-    public bool CanHaveBody { get; }
+    public bool CanHaveBody { get; private set; }
 
     // IHttpRequestIdentifierFeature: the engine's "connection:number", made when first asked (the hosting log scope asks).
     public string TraceIdentifier

@@ -1,0 +1,16 @@
+using Microsoft.AspNetCore.Hosting.Server.Abstractions;
+using Prefork.App;
+
+namespace Prefork.AspNetCore;
+
+/// <summary>
+/// A connection's <see cref="RequestFeatures"/>, holding the host's context between its requests: the hosting
+/// layer keeps its context, and the HttpContext in it, in a feature collection that can hold one
+/// (<see cref="IHostContextContainer{TContext}"/>), and resets them for the next request instead of making new ones.
+/// </summary>
+internal sealed class ConnectionFeatures<TContext>(HttpRequest request, HttpResponse response, long maxRequestBodySize)
+    : RequestFeatures(request, response, maxRequestBodySize), IHostContextContainer<TContext>
+    where TContext : notnull
+{
+    public TContext? HostContext { get; set; }
+}
