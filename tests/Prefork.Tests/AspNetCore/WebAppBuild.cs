@@ -19,23 +19,15 @@ public sealed class WebAppBuild : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Hello = await NewAppAsync("hello", program: null);
-        Broken = await NewAppAsync("broken", $$"""
-            var builder = WebApplication.CreateBuilder(args);
-            var app = builder.Build();
-            throw new InvalidOperationException("{{StartupFailure}}");
-            """);
-    }
-
-    /// <summary>dotnet new web, Program.cs replaced when given, dotnet build; returns the app's assembly.</summary>
-    private async Task<string> NewAppAsync(string name, string? program)
-    {
-        var dir = Path.Combine(_root, name);
-        await DotnetCli.RunAsync(TimeSpan.FromMinutes(2), "new", "web", "-o", dir, "-n", name, "--no-update-check");
-        if (program != null) await File.WriteAllTextAsync(Path.Combine(dir, "Program.cs"), program);
-        await DotnetCli.RunAsync(TimeSpan.FromMinutes(3), "build", dir, "-c", "Release", "--nologo", "-v", "quiet");
-        // bin/Release/<the SDK's target framework>/NAME.dll
-        return Directory.GetFiles(Path.Combine(dir, "bin", "Release"), name + ".dll", SearchOption.AllDirectories).Single();
+        await Task.WhenAll(
+            TemplateApp.NewAsync(_root, "hello", ["web"]),
+            TemplateApp.NewAsync(_root, "broken", ["web"], dir => TemplateApp.Write(dir, "Program.cs", $$"""
+                var builder = WebApplication.CreateBuilder(args);
+                var app = builder.Build();
+                throw new InvalidOperationException("{{StartupFailure}}");
+                """)));
+        var built = await TemplateApp.BuildAsync(_root, "hello", "broken");
+        (Hello, Broken) = (built[0], built[1]);
     }
 
     public Task DisposeAsync()
