@@ -16,8 +16,8 @@ namespace Prefork.Tests;
 public sealed class BuildsFirst : ITestCollectionOrderer
 {
     public const string Publish = "dotnet publish", SampleBuild = "dotnet build of a sample",
-        WebAppBuild = "dotnet new web and its build";
+        WebAppBuild = "dotnet new web and its build", TemplateBuilds = "dotnet new webapi, webapp, mvc and their build";
 
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>
-        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild or WebAppBuild => 1, _ => 2 });
+        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild or WebAppBuild or TemplateBuilds => 1, _ => 2 });
 }

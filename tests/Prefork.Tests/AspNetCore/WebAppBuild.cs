@@ -28,40 +28,32 @@ public sealed class WebAppBuild : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Hello = await NewAppAsync("hello", program: null);
-        Lifecycle = await NewAppAsync("lifecycle", $$"""
-            var builder = WebApplication.CreateBuilder(args);
-            var app = builder.Build();
-            if (Environment.GetEnvironmentVariable("{{RefuseToStart}}") != null) throw new InvalidOperationException("{{StartupFailure}}");
-            int pid = Environment.ProcessId;
-            app.Lifetime.ApplicationStopping.Register(() =>
-            {
-                // An app's own work as it stops (background work told to end, a queue flushed): the worker waits for it.
-                Thread.Sleep({{(int)StoppingWork.TotalMilliseconds}});
-                Console.Error.WriteLine($"ApplicationStopping done (pid {pid})");
-            });
-            app.Lifetime.ApplicationStopped.Register(() => Console.Error.WriteLine($"ApplicationStopped (pid {pid})"));
-            app.MapGet("/hello", () => $"Hello from {pid}");
-            app.MapGet("/worker", () => Results.Json(new { pid }));
-            app.MapGet("/sleep", async (int ms) =>
-            {
-                Console.Error.WriteLine($"sleep started (pid {pid})");
-                await Task.Delay(ms);
-                return $"slept {ms} ms (pid {pid})";
-            });
-            app.Run();
-            """);
-    }
-
-    /// <summary>dotnet new web, Program.cs replaced when given, dotnet build; returns the app's assembly.</summary>
-    private async Task<string> NewAppAsync(string name, string? program)
-    {
-        var dir = Path.Combine(_root, name);
-        await DotnetCli.RunAsync(TimeSpan.FromMinutes(2), "new", "web", "-o", dir, "-n", name, "--no-update-check");
-        if (program != null) await File.WriteAllTextAsync(Path.Combine(dir, "Program.cs"), program);
-        await DotnetCli.RunAsync(TimeSpan.FromMinutes(3), "build", dir, "-c", "Release", "--nologo", "-v", "quiet");
-        // bin/Release/<the SDK's target framework>/NAME.dll
-        return Directory.GetFiles(Path.Combine(dir, "bin", "Release"), name + ".dll", SearchOption.AllDirectories).Single();
+        await Task.WhenAll(
+            TemplateApp.NewAsync(_root, "hello", ["web"]),
+            TemplateApp.NewAsync(_root, "lifecycle", ["web"], dir => TemplateApp.Write(dir, "Program.cs", $$"""
+                var builder = WebApplication.CreateBuilder(args);
+                var app = builder.Build();
+                if (Environment.GetEnvironmentVariable("{{RefuseToStart}}") != null) throw new InvalidOperationException("{{StartupFailure}}");
+                int pid = Environment.ProcessId;
+                app.Lifetime.ApplicationStopping.Register(() =>
+                {
+                    // An app's own work as it stops (background work told to end, a queue flushed): the worker waits for it.
+                    Thread.Sleep({{(int)StoppingWork.TotalMilliseconds}});
+                    Console.Error.WriteLine($"ApplicationStopping done (pid {pid})");
+                });
+                app.Lifetime.ApplicationStopped.Register(() => Console.Error.WriteLine($"ApplicationStopped (pid {pid})"));
+                app.MapGet("/hello", () => $"Hello from {pid}");
+                app.MapGet("/worker", () => Results.Json(new { pid }));
+                app.MapGet("/sleep", async (int ms) =>
+                {
+                    Console.Error.WriteLine($"sleep started (pid {pid})");
+                    await Task.Delay(ms);
+                    return $"slept {ms} ms (pid {pid})";
+                });
+                app.Run();
+                """)));
+        var built = await TemplateApp.BuildAsync(_root, "hello", "lifecycle");
+        (Hello, Lifecycle) = (built[0], built[1]);
     }
 
     public Task DisposeAsync()

@@ -14,23 +14,9 @@ namespace Prefork.Tests.AspNetCore;
 [Collection(BuildsFirst.WebAppBuild)]
 public sealed class WebAppWorkerTests(WebAppBuild apps, ITestOutputHelper output)
 {
-    // An ASP.NET Core app starts in a second or so, on a busy machine in several.
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Bound = AppUnderMaster.Bound;
 
-    private async Task<MasterProcess> StartAsync(string app)
-    {
-        var master = await MasterProcess.StartAsync(["--workers", "2", "--app", app, "--access-log", "-", "--access-log-format", "json"], output);
-        try
-        {
-            await master.WaitForReadyAsync(2, Bound);
-            return master;
-        }
-        catch
-        {
-            await master.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MasterProcess> StartAsync(string app) => AppUnderMaster.StartAsync(app, output);
 
     [Fact]
     public async Task Two_workers_each_run_the_app()

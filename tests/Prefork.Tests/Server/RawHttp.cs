@@ -83,6 +83,21 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
         return await c.ReadResponseAsync();
     }
 
+    /// <summary>
+    /// One request on a fresh connection, closed after it: <paramref name="headers"/> are whole header lines;
+    /// a body gets its Content-Length. Returns the response.
+    /// </summary>
+    public static async Task<RawResponse> RequestAsync(int port, string method, string path, string body = "", params string[] headers)
+    {
+        await using var c = await ConnectAsync(port);
+        var head = new StringBuilder($"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        foreach (var header in headers) head.Append(header).Append("\r\n");
+        var content = Encoding.UTF8.GetBytes(body);
+        if (content.Length > 0 || method is "POST" or "PUT") head.Append($"Content-Length: {content.Length}\r\n");
+        await c.SendAsync([.. Encoding.ASCII.GetBytes(head.Append("\r\n").ToString()), .. content]);
+        return await c.ReadResponseAsync(head: method == "HEAD");
+    }
+
     /// <summary>True if bytes arrive within <paramref name="wait"/> (used to check nothing was answered early).</summary>
     public async Task<bool> HasDataWithinAsync(TimeSpan wait)
     {
