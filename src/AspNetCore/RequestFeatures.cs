@@ -11,8 +11,7 @@ namespace Prefork.AspNetCore;
 /// protocol object is); what middleware adds or replaces goes in a small table looked up first.
 /// </summary>
 internal sealed partial class RequestFeatures : IFeatureCollection,
-    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
-    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature, IHttpRequestIdentifierFeature
+    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature
 {
     private static readonly HashSet<Type> Own =
     [
@@ -23,18 +22,16 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
     ];
 
     private readonly HttpRequest _request;
-    private readonly long _maxRequestBodySize;
     private Dictionary<Type, object?>? _added;
     private string? _connectionId;
     private ConnectionEndpoints? _endpoints;
     private CancellationToken? _requestAborted;
     private string? _traceIdentifier;
 
-    public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
+    public RequestFeatures(HttpRequest request, HttpResponse response)
     {
         _request = request;
         _response = response;
-        _maxRequestBodySize = maxRequestBodySize;
         Method = request.MethodName;
         RawTarget = request.Target;
         Path = DotSegments.Remove(PathString.FromUriComponent(request.Path).Value ?? "/");
@@ -46,8 +43,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
             var name = request.HeaderName(i);
             Headers[name] = Microsoft.Extensions.Primitives.StringValues.Concat(Headers[name], request.HeaderValue(i));
         }
-        Body = request.BodyStream;
-        CanHaveBody = request.Body.Length > 0 || Headers.ContainsKey("Transfer-Encoding");
+        Body = new RequestBodyStream(request);
     }
 
     // IFeatureCollection
@@ -82,7 +78,7 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-    // IHttpRequestFeature: the request line and head as the engine parsed them; the body is already read whole.
+    // IHttpRequestFeature: the request line and head as the engine parsed them; the body is read as it arrives.
     public string Protocol { get; set; }
     public string Scheme { get; set; } = "http";
     public string Method { get; set; }
@@ -140,20 +136,10 @@ internal sealed partial class RequestFeatures : IFeatureCollection,
 
     public void Abort() => _request.Abort();
 
-    public bool CanHaveBody { get; }
-
     // IHttpRequestIdentifierFeature: the engine's "connection:number", made when first asked (the hosting log scope asks).
     public string TraceIdentifier
     {
         get => _traceIdentifier ??= _request.RequestId;
         set => _traceIdentifier = value;
-    }
-
-    // IHttpMaxRequestBodySizeFeature: the engine reads the body before the app runs, within its own limit.
-    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => true;
-    public long? MaxRequestBodySize
-    {
-        get => _maxRequestBodySize;
-        set => throw new InvalidOperationException("the request body has already been read");
     }
 }

@@ -1,0 +1,11 @@
+namespace Prefork.App;
+
+/// <summary>
+/// A request body the server refused while the app read it (too large, malformed, not sent in time, cut short):
+/// the client's fault, with the status code that says so. The connection answers with it or, once the response
+/// has started, ends.
+/// </summary>
+public sealed class BadRequestBodyException(int statusCode, string message) : IOException(message)
+{
+    public int StatusCode { get; } = statusCode;
+}
