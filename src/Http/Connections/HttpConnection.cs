@@ -138,6 +138,13 @@ public sealed partial class HttpConnection
             }
 
             if (!await RunAppAsync()) return;
+            // What the app left of its body is read past, so the next request starts where it should. (Here, not
+            // in RunAppAsync, whose state machine a request may box: this one is boxed once a connection.)
+            if (!_bodyDone && !(BodyDrainable() && await DrainBodyAsync()))
+            {
+                await CloseGracefullyAsync(linger: true);
+                return;
+            }
         }
     }
 
@@ -209,8 +216,6 @@ public sealed partial class HttpConnection
             WriteBuffered(ref keepAlive);
         }
         RequestCompleted(_head.Method == Method.Head ? 0 : _streamed);
-        // What the app left of its body is read past, so the next request starts where it should.
-        if (keepAlive && !_bodyDone) keepAlive = BodyDrainable() && await DrainBodyAsync();
         if (!keepAlive)
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
