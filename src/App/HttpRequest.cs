@@ -27,7 +27,11 @@ public sealed class HttpRequest
     public ReadOnlySpan<byte> PathBytes => _head.Path.Length == 0 ? "/"u8 : _head[_head.Path];
     public string Query => _query ??= Encoding.ASCII.GetString(_head[_head.Query]);
     public string Version => _head.VersionMinor == 1 ? "HTTP/1.1" : "HTTP/1.0";
-    /// <summary>The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app runs.</summary>
+    /// <summary>
+    /// The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app
+    /// runs. Empty for an app that streams its bodies (<see cref="IHttpApp.StreamsRequestBody"/>), which reads with
+    /// <see cref="ReadBodyAsync"/> instead.
+    /// </summary>
     public ReadOnlyMemory<byte> Body { get; internal set; }
 
     /// <summary>True when the request has a body (a Content-Length above 0, or chunked), read yet or not.</summary>
@@ -36,8 +40,8 @@ public sealed class HttpRequest
     /// <summary>
     /// For an app that streams its bodies (<see cref="IHttpApp.StreamsRequestBody"/>): the next bytes of the body,
     /// de-chunked, as they arrive; 0 at its end. The first read that has to wait sends 100 Continue if the client
-    /// asked for it. A body the server refuses (too large, malformed, too slow, cut short) throws
-    /// <see cref="BadRequestBodyException"/>, and the connection answers with its status if the response has not
+    /// asked for it. A body the server refuses (too large, malformed, too slow, cut short) throws an
+    /// <see cref="IOException"/>, and the connection answers with its status if the response has not
     /// started, or ends if it has.
     /// </summary>
     public ValueTask<int> ReadBodyAsync(Memory<byte> buffer) => _connection?.ReadBodyAsync(buffer) ?? new(0);
