@@ -41,8 +41,40 @@ public sealed class HttpRequest
     public ReadOnlySpan<byte> PathBytes => _head.Path.Length == 0 ? "/"u8 : _head[_head.Path];
     public string Query => _query ??= Encoding.ASCII.GetString(_head[_head.Query]);
     public string Version => _head.VersionMinor == 1 ? "HTTP/1.1" : "HTTP/1.0";
-    /// <summary>The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app runs.</summary>
+    /// <summary>
+    /// The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app
+    /// runs. Empty for an app that streams its bodies (<see cref="IHttpApp.StreamsRequestBody"/>), which reads with
+    /// <see cref="ReadBodyAsync"/> instead.
+    /// </summary>
     public ReadOnlyMemory<byte> Body { get; internal set; }
+
+    /// <summary>True when the request has a body (a Content-Length above 0, or chunked), read yet or not.</summary>
+    public bool HasBody => _head.HasBody;
+
+    /// <summary>
+    /// For an app that streams its bodies (<see cref="IHttpApp.StreamsRequestBody"/>): the next bytes of the body,
+    /// de-chunked, as they arrive; 0 at its end. The first read that has to wait sends 100 Continue if the client
+    /// asked for it. A body the server refuses (too large, malformed, too slow, cut short) throws an
+    /// <see cref="IOException"/>, and the connection answers with its status if the response has not
+    /// started, or ends if it has.
+    /// </summary>
+    public ValueTask<int> ReadBodyAsync(Memory<byte> buffer) => _connection?.ReadBodyAsync(buffer) ?? new(0);
+
+    /// <summary>
+    /// This request's body limit in bytes (--limit-request-body unless changed); null: none. It can change only
+    /// until the body starts being read (<see cref="BodyStarted"/>), so only in an app that streams its bodies.
+    /// </summary>
+    public long? MaxBodySize
+    {
+        get => _connection?.MaxBodySize;
+        set
+        {
+            if (_connection != null) _connection.MaxBodySize = value;
+        }
+    }
+
+    /// <summary>True once the body has started being read: its limit is fixed from then on.</summary>
+    public bool BodyStarted => _connection?.BodyStarted ?? true;
 
     /// <summary>The same body as a read-only stream, for APIs that take one (JsonSerializer, StreamReader); no copy.</summary>
     public Stream BodyStream => _bodyStream ??= MemoryMarshal.TryGetArray(Body, out var array)

@@ -50,12 +50,14 @@ public sealed class HttpResponse
     public void Write(ReadOnlySpan<byte> bytes)
     {
         if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");
+        CheckStatedLength(Body.Length, bytes.Length);
         Body.Write(bytes);
     }
 
     /// <summary>Adds to the body; buffered while it is small, streamed to the client after that.</summary>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> bytes)
     {
+        if (!HasStarted) CheckStatedLength(Body.Length, bytes.Length);
         if (!HasStarted && Body.Length + bytes.Length <= BufferLimit)
         {
             Body.Write(bytes.Span);
@@ -84,6 +86,7 @@ public sealed class HttpResponse
     public void Write(string text)
     {
         if (HasStarted) throw new InvalidOperationException("the response is streaming: use WriteAsync");
+        if (ContentLength != null) CheckStatedLength(Body.Length, Encoding.UTF8.GetByteCount(text));
         Body.WriteUtf8(text);
     }
 
@@ -101,6 +104,18 @@ public sealed class HttpResponse
     {
         Send(405, "text/plain", "405 Method Not Allowed\n");
         AddHeader("Allow", allowed);
+    }
+
+    /// <summary>
+    /// Kestrel's rule: a write that would take the body past the Content-Length the app stated fails, and sends
+    /// nothing (a body shorter than stated is caught when the response ends).
+    /// </summary>
+    internal void CheckStatedLength(long written, long adding)
+    {
+        if (ContentLength is { } stated && written + adding > stated)
+        {
+            throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({written + adding} of {stated}).");
+        }
     }
 
     // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ); a CR or LF would end the line early.

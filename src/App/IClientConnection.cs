@@ -12,4 +12,8 @@ internal interface IClientConnection
     int Requests { get; }
     CancellationToken Aborted { get; }
     void Abort();
+    /// <summary>The request's body limit; null for none. Settable until the body starts being read.</summary>
+    long? MaxBodySize { get; set; }
+    bool BodyStarted { get; }
+    ValueTask<int> ReadBodyAsync(Memory<byte> into);
 }

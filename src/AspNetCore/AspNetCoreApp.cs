@@ -1,21 +1,27 @@
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
 using Prefork.App;
+using HttpRequest = Prefork.App.HttpRequest;
+using HttpResponse = Prefork.App.HttpResponse;
 
 namespace Prefork.AspNetCore;
 
 /// <summary>
 /// An ASP.NET Core request pipeline seen as a Prefork app: each request goes through the host's CreateContext,
 /// ProcessRequestAsync and DisposeContext, as Kestrel drives it, on a feature collection over the engine's request
-/// and response that the connection's requests share, one after the other.
+/// and response that the connection's requests share, one after the other. The app reads request bodies as they
+/// arrive, as under Kestrel.
 /// </summary>
-internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> application, long maxRequestBodySize) : IHttpApp
+internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> application) : IHttpApp
     where TContext : notnull
 {
+    public bool StreamsRequestBody => true;
+
     public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
     {
         if (request.ConnectionState is not ConnectionFeatures<TContext> features)
         {
-            request.ConnectionState = features = new ConnectionFeatures<TContext>(request, response, maxRequestBodySize);
+            request.ConnectionState = features = new ConnectionFeatures<TContext>(request, response);
         }
         features.BeginRequest();
         var context = application.CreateContext(features);
@@ -30,11 +36,14 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
         {
             failure = e;
             // An app that stops because its client went away (or it aborted) has done nothing wrong.
+            // Nor has one stopped by a request body the engine refused: that is the client's doing.
             if (e is OperationCanceledException && request.Aborted.IsCancellationRequested) Log.Debug($"\"{request.MethodName} {request.Target}\" ended by its abort");
+            else if (e is BadHttpRequestException bad) Log.Debug($"\"{request.MethodName} {request.Target}\": {bad.StatusCode} {bad.Message}");
             else Log.Error($"Unhandled exception in \"{request.MethodName} {request.Target}\": {e}");
-            // As Kestrel: a 500 with an empty body while nothing is sent; after that the connection is cut.
+            // As Kestrel: a 500 (a refused body's own status) with an empty body while nothing is sent; after that
+            // the connection is cut.
             failedAfterStart = features.HasStarted;
-            if (!failedAfterStart) features.ReplaceWithServerError();
+            if (!failedAfterStart) features.ReplaceWithError((e as BadHttpRequestException)?.StatusCode ?? StatusCodes.Status500InternalServerError);
         }
         await features.RunOnCompletedAsync();
         application.DisposeContext(context, failure);

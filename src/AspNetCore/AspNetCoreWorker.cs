@@ -39,7 +39,6 @@ internal static class AspNetCoreWorker
     private sealed class Transport(WorkerCycle cycle) : IServerTransport
     {
         public IReadOnlyList<string> Addresses => cycle.Settings.ListenUrls;
-        public long MaxRequestBodySize => cycle.Settings.Limits.MaxBodySize;
         public void Start(IHttpApp app) => cycle.Start(app);
 
         // Bounded by --graceful-timeout, which the master enforces too; the host waits for the drain, its own

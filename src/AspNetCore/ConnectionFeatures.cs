@@ -8,8 +8,8 @@ namespace Prefork.AspNetCore;
 /// layer keeps its context, and the HttpContext in it, in a feature collection that can hold one
 /// (<see cref="IHostContextContainer{TContext}"/>), and resets them for the next request instead of making new ones.
 /// </summary>
-internal sealed class ConnectionFeatures<TContext>(HttpRequest request, HttpResponse response, long maxRequestBodySize)
-    : RequestFeatures(request, response, maxRequestBodySize), IHostContextContainer<TContext>
+internal sealed class ConnectionFeatures<TContext>(HttpRequest request, HttpResponse response)
+    : RequestFeatures(request, response), IHostContextContainer<TContext>
     where TContext : notnull
 {
     public TContext? HostContext { get; set; }

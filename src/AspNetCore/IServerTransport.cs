@@ -11,7 +11,6 @@ public interface IServerTransport
 {
     /// <summary>The addresses clients reach this server on ("http://127.0.0.1:8888"), for IServerAddressesFeature.</summary>
     IReadOnlyList<string> Addresses { get; }
-    long MaxRequestBodySize { get; }
     void Start(IHttpApp app);
     /// <summary>Stops taking connections and lets those in flight finish, until <paramref name="cancellationToken"/> fires.</summary>
     Task StopAsync(CancellationToken cancellationToken);

@@ -36,7 +36,7 @@ public sealed class PreforkServer : IServer, IServerAddressesFeature
         }
         _addresses.Clear();
         _addresses.AddRange(_transport.Addresses);
-        _transport.Start(new AspNetCoreApp<TContext>(application, _transport.MaxRequestBodySize));
+        _transport.Start(new AspNetCoreApp<TContext>(application));
         return Task.CompletedTask;
     }
 

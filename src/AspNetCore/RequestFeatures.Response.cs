@@ -93,12 +93,12 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
         if (_writer != null) await _writer.FlushAsync(cancellationToken);
     }
 
-    /// <summary>An app that failed before its response started gets Kestrel's answer: 500, no body.</summary>
-    public void ReplaceWithServerError()
+    /// <summary>An app that failed before its response started gets Kestrel's answer: 500 (or a refused body's status), no body.</summary>
+    public void ReplaceWithError(int statusCode)
     {
         _onStarting?.Clear();
         ResponseHeaders.Clear();
-        _statusCode = StatusCodes.Status500InternalServerError;
+        _statusCode = statusCode;
         ReasonPhrase = null;
         HasStarted = true;
         _response.StatusCode = _statusCode;

@@ -12,8 +12,7 @@ namespace Prefork.AspNetCore;
 /// first, emptied for each request.
 /// </summary>
 internal partial class RequestFeatures : IFeatureCollection,
-    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature,
-    IHttpRequestBodyDetectionFeature, IHttpMaxRequestBodySizeFeature, IHttpRequestIdentifierFeature
+    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature
 {
     private static readonly HashSet<Type> Own =
     [
@@ -24,19 +23,19 @@ internal partial class RequestFeatures : IFeatureCollection,
     ];
 
     private readonly HttpRequest _request;
-    private readonly long _maxRequestBodySize;
     private readonly HeaderDictionary _requestHeaders = new();
+    private readonly RequestBodyStream _body;
     private Dictionary<Type, object?>? _added;
     private string? _connectionId;
     private ConnectionEndpoints? _endpoints;
     private CancellationToken? _requestAborted;
     private string? _traceIdentifier;
 
-    public RequestFeatures(HttpRequest request, HttpResponse response, long maxRequestBodySize)
+    public RequestFeatures(HttpRequest request, HttpResponse response)
     {
         _request = request;
         _response = response;
-        _maxRequestBodySize = maxRequestBodySize;
+        _body = new RequestBodyStream(request);
         Headers = _requestHeaders;
         ResponseHeaders = _responseHeaders;
     }
@@ -68,8 +67,7 @@ internal partial class RequestFeatures : IFeatureCollection,
             _requestHeaders[name] = Microsoft.Extensions.Primitives.StringValues.Concat(_requestHeaders[name], _request.HeaderValue(i));
         }
         Headers = _requestHeaders;
-        Body = _request.BodyStream;
-        CanHaveBody = _request.Body.Length > 0 || Headers.ContainsKey("Transfer-Encoding");
+        Body = _body;
         BeginRouting();
         BeginResponse();
     }
@@ -106,7 +104,7 @@ internal partial class RequestFeatures : IFeatureCollection,
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-    // IHttpRequestFeature: the request line and head as the engine parsed them; the body is already read whole.
+    // IHttpRequestFeature: the request line and head as the engine parsed them; the body is read as it arrives.
     public string Protocol { get; set; } = "";
     public string Scheme { get; set; } = "";
     public string Method { get; set; } = "";
@@ -164,20 +162,10 @@ internal partial class RequestFeatures : IFeatureCollection,
 
     public void Abort() => _request.Abort();
 
-    public bool CanHaveBody { get; private set; }
-
     // IHttpRequestIdentifierFeature: the engine's "connection:number", made when first asked (the hosting log scope asks).
     public string TraceIdentifier
     {
         get => _traceIdentifier ??= _request.RequestId;
         set => _traceIdentifier = value;
-    }
-
-    // IHttpMaxRequestBodySizeFeature: the engine reads the body before the app runs, within its own limit.
-    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => true;
-    public long? MaxRequestBodySize
-    {
-        get => _maxRequestBodySize;
-        set => throw new InvalidOperationException("the request body has already been read");
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class HttpConnection
 
     private void RequestCompleted(long bodyBytesOut)
     {
-        long bytesIn = _head.Length + _request.Body.Length;
+        long bytesIn = _head.Length + _bodyTaken;
         _traffic?.RequestCompleted(this, _request, _response.StatusCode, bytesIn, bodyBytesOut, _requestStarted);
     }
 

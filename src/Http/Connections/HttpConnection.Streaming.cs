@@ -15,6 +15,7 @@ public sealed partial class HttpConnection : IResponseSink
         if (!_response.HasStarted) await StartStreamingAsync(pendingFile: 0);
         if (!bytes.IsEmpty)
         {
+            _response.CheckStatedLength(_streamed, bytes.Length);
             WriteBodyPart(bytes.Span);
             if (_output.Length < HttpResponse.BufferLimit) return;
         }
@@ -24,6 +25,7 @@ public sealed partial class HttpConnection : IResponseSink
     async ValueTask IResponseSink.SendFileAsync(FileStream file, long offset, long count)
     {
         if (!_response.HasStarted) await StartStreamingAsync(pendingFile: count);
+        _response.CheckStatedLength(_streamed, count);
         _streamed += count;
         if (!SendsBody || count == 0) return;
         if (_framing == BodyFraming.Chunked) WriteChunkHeader(count);
@@ -80,6 +82,33 @@ public sealed partial class HttpConnection : IResponseSink
         size.TryFormat(hex, out int written, "x");
         _output.Write(hex[..written]);
         _output.Write("\r\n"u8);
+    }
+
+    /// <summary>
+    /// Queues a response the app left whole in the buffer. A body that is not the Content-Length the app stated is
+    /// not sent as if it were (Kestrel's rule): with nothing written, or too much, the answer is a 500 with no body;
+    /// with part written, the head and that part go out and the connection closes, so the client sees it cut short.
+    /// </summary>
+    private void WriteBuffered(ref bool keepAlive)
+    {
+        bool http10 = _head.VersionMinor == 0;
+        long written = _response.Body.Length;
+        if (SendsBody && _response.ContentLength is { } stated && stated != written)
+        {
+            Log.Error($"\"{_request.MethodName} {_request.Target}\": the app declared Content-Length {stated} but wrote {written} bytes");
+            if (written > 0 && written < stated)
+            {
+                keepAlive = false;
+                ResponseWriter.WriteHead(_output, _response, BodyFraming.ContentLength, stated, keepAlive, http10);
+                _output.Write(_response.Body.Span);
+                _streamed = written;
+                return;
+            }
+            _response.Reset();
+            _response.StatusCode = 500;
+        }
+        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, http10);
+        _streamed = _response.Body.Length;
     }
 
     /// <summary>Ends a streamed body; false when the connection must close because the body broke its own framing.</summary>

@@ -5,8 +5,9 @@ namespace Prefork.Http;
 
 /// <summary>
 /// A connection handed over after 101 Switching Protocols (a WebSocket). It stays in its request's Processing
-/// phase until the app returns: no deadline runs on it (the new protocol keeps its own time), it is never
-/// closed as idle, and a draining worker waits for it as for any request in flight.
+/// phase until the app returns: no read deadline runs on it (the new protocol keeps its own time), it is never
+/// closed as idle, and a draining worker waits for it as for any request in flight. A write that has to wait
+/// has the request timeout, as any response's has: a peer that stops reading is cut, and the app's write fails.
 /// </summary>
 public sealed partial class HttpConnection
 {
@@ -36,7 +37,25 @@ public sealed partial class HttpConnection
         return new(n);
     }
 
-    internal ValueTask WriteUpgradedAsync(ReadOnlyMemory<byte> bytes) => _io.SendAsync(bytes);
+    internal ValueTask WriteUpgradedAsync(ReadOnlyMemory<byte> bytes)
+    {
+        var sending = _io.SendAsync(bytes);
+        return sending.IsCompletedSuccessfully ? default : WaitUpgradedWriteAsync(sending);
+    }
+
+    private async ValueTask WaitUpgradedWriteAsync(ValueTask sending)
+    {
+        // Timed from when the write had to wait; reads are the app's to time, so the phase is the write's alone.
+        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
+        try
+        {
+            await sending;
+        }
+        finally
+        {
+            _phase = Phase.Processing;
+        }
+    }
 
     /// <summary>The app is done with the stream: the client sees the end, and a read still waiting returns end of stream.</summary>
     internal void EndUpgraded()

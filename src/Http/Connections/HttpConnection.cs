@@ -7,8 +7,8 @@ using Prefork.Http.Loop;
 namespace Prefork.Http;
 
 /// <summary>
-/// One client connection, read top to bottom: read a head, read its body, run the app, write the response,
-/// and go round again while the connection is kept alive. Requests on a connection are served in order, so
+/// One client connection, read top to bottom: read a head, read its body (or let the app read it as it runs),
+/// run the app, write the response, and go round again while the connection is kept alive. Requests on a connection are served in order, so
 /// pipelined responses leave in the order their requests came.
 /// </summary>
 public sealed partial class HttpConnection
@@ -129,7 +129,8 @@ public sealed partial class HttpConnection
             _request.Reset();
             _response.Reset();
 
-            var bodyError = _head.HasBody ? await ReadBodyAsync() : RejectReason.None;
+            BeginBody();
+            var bodyError = _head.HasBody && !_host.App.StreamsRequestBody ? await ReadWholeBodyAsync() : RejectReason.None;
             if (bodyError != RejectReason.None)
             {
                 await RejectAsync(bodyError);
@@ -137,54 +138,14 @@ public sealed partial class HttpConnection
             }
 
             if (!await RunAppAsync()) return;
-        }
-    }
-
-    /// <summary>Reads the body of a request that has one, whole, before the app runs.</summary>
-    private async ValueTask<RejectReason> ReadBodyAsync()
-    {
-        // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
-        if (_head.ContentLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
-        if (_head.ExpectContinue && _head.VersionMinor == 1)
-        {
-            _output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
-            await FlushAsync();
-        }
-
-        var body = _requestBody;
-        body.Clear();
-        if (!_head.Chunked)
-        {
-            long remaining = _head.ContentLength;
-            while (true)
+            // What the app left of its body is read past, so the next request starts where it should. (Here, not
+            // in RunAppAsync, whose state machine a request may box: this one is boxed once a connection.)
+            if (!_bodyDone && !(BodyDrainable() && await DrainBodyAsync()))
             {
-                int take = (int)Math.Min(remaining, _end - _start);
-                body.Write(_input.AsSpan(_start, take));
-                _start += take;
-                remaining -= take;
-                if (remaining == 0) break;
-                if (!await ReceiveAsync(Phase.ReadingBody)) return BodyCutShort();
+                await CloseGracefullyAsync(linger: true);
+                return;
             }
         }
-        else
-        {
-            var decoder = new ChunkedDecoder();
-            while (true)
-            {
-                var status = decoder.Decode(Buffered, out int consumed, out int dataStart, out int dataLength);
-                if (status == ChunkStatus.Rejected) return RejectReason.InvalidChunk;
-                if (status == ChunkStatus.Data)
-                {
-                    if (body.Length + dataLength > _limits.MaxBodySize) return RejectReason.BodyTooLarge;
-                    body.Write(_input.AsSpan(_start + dataStart, dataLength));
-                }
-                _start += consumed;
-                if (status == ChunkStatus.Done) break;
-                if (status == ChunkStatus.NeedMore && !await ReceiveAsync(Phase.ReadingBody)) return BodyCutShort();
-            }
-        }
-        _request.Body = body.Memory;
-        return RejectReason.None;
     }
 
     /// <summary>Runs the app for the parsed request and queues its response; false when the connection is to close.</summary>
@@ -192,13 +153,15 @@ public sealed partial class HttpConnection
     {
         _phase = Phase.Processing;
         _requests++;
+        bool bodyRefused = false;
         RenewAborted();
         try
         {
             var pending = _host.App.HandleAsync(_request, _response);
-            if (!pending.IsCompleted)
+            // A slow handler must not hold back responses already queued for pipelined requests. One that waits on
+            // the connection itself (a body read, a send) has flushed them, and its wait has the phase and deadline.
+            if (!pending.IsCompleted && _phase == Phase.Processing && _output.Length > 0)
             {
-                // A slow handler must not hold back responses already queued for pipelined requests.
                 await FlushAsync();
                 _phase = Phase.Processing;
             }
@@ -207,6 +170,11 @@ public sealed partial class HttpConnection
         catch (Exception) when (_clientGone || _aborted)
         {
             // What the app was doing when the connection was reset or aborted no longer has anyone to tell.
+        }
+        catch (Exception) when (_bodyError != RejectReason.None)
+        {
+            // The app stopped on a body the engine refused: the client's fault, answered below as any refused request.
+            bodyRefused = true;
         }
         catch (Exception e) when (!IsClientFailure(e))
         {
@@ -225,6 +193,17 @@ public sealed partial class HttpConnection
             return false;
         }
         if (EndedInAbort()) return false;
+        if (bodyRefused)
+        {
+            if (!_response.HasStarted)
+            {
+                await RejectAsync(_bodyError);
+                return false;
+            }
+            // Once the head is out nothing can say the body was refused: the response ends cut short, with the connection.
+            Log.Debug($"Connection from {RemoteAddress} cut: {_bodyError.Describe()} after the response started");
+            return false;
+        }
 
         bool keepAlive;
         if (_response.HasStarted)
@@ -233,9 +212,8 @@ public sealed partial class HttpConnection
         }
         else
         {
-            keepAlive = KeepAliveWanted();
-            ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, _head.VersionMinor == 0);
-            _streamed = _response.Body.Length;
+            keepAlive = KeepAliveWanted() && BodyDrainable();
+            WriteBuffered(ref keepAlive);
         }
         RequestCompleted(_head.Method == Method.Head ? 0 : _streamed);
         if (!keepAlive)

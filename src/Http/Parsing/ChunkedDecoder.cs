@@ -4,7 +4,8 @@ internal enum ChunkStatus { NeedMore, Data, Done, Rejected }
 
 /// <summary>
 /// Decodes a chunked request body (RFC 9112 §7.1) a byte at a time, so it works on any split of the input.
-/// Each call returns at most one run of body bytes, found inside the input it was given. Extensions are
+/// Each call returns at most one run of body bytes, found inside the input it was given, of at most
+/// <c>maxData</c> bytes (what the reader has room for; the rest of the chunk comes on the next call). Extensions are
 /// checked and skipped; trailer fields are checked and dropped.
 /// </summary>
 internal struct ChunkedDecoder
@@ -23,7 +24,7 @@ internal struct ChunkedDecoder
 
     public readonly bool IsDone => _state == State.Done;
 
-    public ChunkStatus Decode(ReadOnlySpan<byte> input, out int consumed, out int dataStart, out int dataLength)
+    public ChunkStatus Decode(ReadOnlySpan<byte> input, out int consumed, out int dataStart, out int dataLength, int maxData = int.MaxValue)
     {
         dataStart = dataLength = 0;
         int i = 0;
@@ -31,7 +32,7 @@ internal struct ChunkedDecoder
         {
             if (_state == State.Data)
             {
-                int n = (int)Math.Min(_remaining, input.Length - i);
+                int n = (int)Math.Min(Math.Min(_remaining, input.Length - i), maxData);
                 dataStart = i;
                 dataLength = n;
                 _remaining -= n;

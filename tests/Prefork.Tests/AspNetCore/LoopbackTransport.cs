@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Prefork.App;
@@ -11,16 +12,27 @@ namespace Prefork.Tests.AspNetCore;
 /// The engine on a loopback socket of its own, for an ASP.NET Core app in the test process: connections are
 /// accepted here and served by <see cref="HttpConnection"/> on the event loop, as a worker serves them. The
 /// socket listens only once the server starts, so a client that comes before gets refused, not kept waiting.
+/// Its connections' deadlines are kept by the loop's one-second tick, as in a worker.
 /// </summary>
 internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDisposable
 {
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+    private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
     private IHttpApp? _app;
 
-    public LoopbackTransport() => _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    public LoopbackTransport(HttpLimits? limits = null)
+    {
+        Limits = limits ?? new();
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        // The tick lives as long as the process: once the transport is gone it finds no connections.
+        EventLoop.Shared.EverySecond(() =>
+        {
+            long now = Environment.TickCount64;
+            foreach (var connection in _connections.Keys) connection.CheckDeadline(now);
+        });
+    }
 
     public IReadOnlyList<string> Addresses => [$"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndPoint!).Port}"];
-    public long MaxRequestBodySize => Limits.MaxBodySize;
 
     public void Start(IHttpApp app)
     {
@@ -42,6 +54,7 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
             while (true)
             {
                 var connection = new HttpConnection(await _listener.AcceptAsync(), this);
+                _connections[connection] = 0;
                 EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
             }
         }
@@ -51,11 +64,11 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
         }
     }
 
-    public HttpLimits Limits { get; } = new();
+    public HttpLimits Limits { get; }
     public IHttpApp App => _app ?? throw new InvalidOperationException("not started");
     public bool KeepAliveAllowed => true;
     public void RequestServed() { }
-    public void Closed(HttpConnection connection) { }
+    public void Closed(HttpConnection connection) => _connections.TryRemove(connection, out _);
 
     public void Dispose() => _listener.Dispose();
 }

@@ -36,6 +36,13 @@ public sealed class RequestAbortedTests : IDisposable
             await Task.Delay(300, c.RequestAborted);
             return "done";
         });
+        // Reads its streamed body, then works on under the token: a half-close after the body must not fire it.
+        app.MapPost("/work", async (HttpContext c) =>
+        {
+            var body = await new StreamReader(c.Request.Body).ReadToEndAsync(c.RequestAborted);
+            await Task.Delay(300, c.RequestAborted);
+            return $"done with {body}";
+        });
         app.MapGet("/abort", (HttpContext c) =>
         {
             c.Abort();
@@ -83,6 +90,21 @@ public sealed class RequestAbortedTests : IDisposable
         var response = await client.ReadResponseAsync(timeout: Bound);
         Assert.Equal(200, response.Status);
         Assert.Equal("done", response.BodyText);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_client_that_half_closes_after_its_body_still_gets_the_answer()
+    {
+        await using var app = BuildApp();
+        await app.StartAsync();
+        await using var client = await RawHttpConnection.ConnectAsync(Port);
+        await client.SendAsync("POST /work HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nmilk\r\n0\r\n\r\n");
+        client.ShutdownSend();
+        var response = await client.ReadResponseAsync(timeout: Bound);
+        Assert.Equal(200, response.Status);
+        Assert.Equal("done with milk", response.BodyText);
+        Assert.True(await client.IsClosedByServerAsync(Bound));
         await app.StopAsync();
     }
 
