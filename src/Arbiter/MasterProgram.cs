@@ -15,6 +15,17 @@ public static class MasterProgram
     public static Task<int> RunAsync(string[] args) =>
         RunAsync(args, "Prefork.Master [options]   (in a clone: dotnet run --project src/Master -- [options]; signals: see README)", appArguments: null);
 
+    /// <summary>
+    /// An app that is its own master (UsePrefork): each worker is this program again (<see cref="AppKind.Self"/>).
+    /// The master's flags are the master's; every other argument, and all after "--", is the app's, and the
+    /// workers get those alone.
+    /// </summary>
+    public static Task<int> RunSelfAsync(string[] args, string program)
+    {
+        var (master, app) = CommandLineCheck.SplitOffAppArguments(args);
+        return RunAsync(master, $"{program} [options] [app arguments] [-- app arguments]   (signals: see Prefork's README)", app);
+    }
+
     private static async Task<int> RunAsync(string[] args, string usage, string[]? appArguments)
     {
         var parser = new Parser(s =>
@@ -54,6 +65,7 @@ public static class MasterProgram
         }
 
         var (config, error) = MasterConfig.From(parsed.Value);
+        if (config is { } own && appArguments != null) (config, error) = own.AsOwnApp(appArguments);
         if (config == null)
         {
             Console.Error.WriteLine($"error: {error}");
