@@ -17,22 +17,37 @@ namespace Prefork.AspNetCore;
 /// </summary>
 internal static class AspNetCoreWorker
 {
+    private static WorkerCycle? _cycle;
+
+    /// <summary>The startup hook's way in: every host the app builds, for the life of the process, gets the worker's server and lifetime.</summary>
     public static void Install()
     {
+        var cycle = Boot();
+        // Never disposed: a host built at any time is one more the worker serves through.
+        _ = HostInterception.AddServices(services => AddServices(services, cycle));
+    }
+
+    /// <summary>
+    /// Starts the worker's life in this process, once: an app that calls UsePrefork and is run by a master with
+    /// --app (so also has the hook) boots one cycle. A worker that cannot boot exits here, with the code that
+    /// tells the master not to retry.
+    /// </summary>
+    public static WorkerCycle Boot()
+    {
+        if (_cycle != null) return _cycle;
         // The master reads reports on stdout, where the app's console log would go too: reports leave on a copy
         // of the pipe, and stdout becomes stderr, the log's place in every worker.
         int reportFd = Native.MoveStdoutToStderr();
-        if (WorkerCycle.Boot(reportFd) is not { } cycle)
-        {
-            Environment.Exit(ControlChannel.BootErrorExitCode);
-            return;
-        }
-        // Never disposed: every host the app builds, for the life of the process, gets the worker's server and lifetime.
-        _ = HostInterception.AddServices(services =>
-        {
-            services.AddSingleton<IServer>(_ => new PreforkServer(new Transport(cycle)));
-            services.AddSingleton<IHostLifetime>(provider => new Lifetime(cycle, provider.GetRequiredService<IHostApplicationLifetime>()));
-        });
+        _cycle = WorkerCycle.Boot(reportFd);
+        if (_cycle == null) Environment.Exit(ControlChannel.BootErrorExitCode);
+        return _cycle!;
+    }
+
+    /// <summary>The worker's server and lifetime, registered after the host's own (Kestrel, the console lifetime), so in their place.</summary>
+    public static void AddServices(IServiceCollection services, WorkerCycle cycle)
+    {
+        services.AddSingleton<IServer>(_ => new PreforkServer(new Transport(cycle)));
+        services.AddSingleton<IHostLifetime>(provider => new Lifetime(cycle, provider.GetRequiredService<IHostApplicationLifetime>()));
     }
 
     /// <summary>The worker's accept thread and drain, on the sockets the master handed over.</summary>

@@ -5,7 +5,8 @@ namespace Prefork.Control;
 /// <summary>
 /// How the master starts a worker: the worker program as the master finds it beside itself, the JIT build
 /// (Prefork.Worker.dll and its apphost, what dotnet build and dotnet run make) or the NativeAOT one (a lone native
-/// Prefork.Worker, what dotnet publish makes); or an ASP.NET Core app, which is its own worker. Windows would
+/// Prefork.Worker, what dotnet publish makes); or an ASP.NET Core app, which is its own worker; or the master's own
+/// program again, when an app is its own master. Windows would
 /// start them the same way but hand them the sockets with Socket.DuplicateAndClose; see README.
 /// </summary>
 public static class WorkerExecutable
@@ -35,6 +36,11 @@ public static class WorkerExecutable
                 ? hooks + Path.PathSeparator + AspNetCoreHook
                 : AspNetCoreHook;
         }
+        else if (settings.AppKind == AppKind.Self)
+        {
+            ThisProgram(start);
+            foreach (var arg in settings.AppArguments) start.ArgumentList.Add(arg);
+        }
         else if (File.Exists(Apphost))
         {
             start.FileName = Apphost;
@@ -44,5 +50,16 @@ public static class WorkerExecutable
             start.FileName = "dotnet";
             start.ArgumentList.Add(Assembly);
         }
+    }
+
+    /// <summary>
+    /// Starts this process's own program again, to which the caller adds the arguments: the executable, native or
+    /// apphost, or under the dotnet host the host with the entry assembly, which is then the first command-line
+    /// argument (a NativeAOT program has no assembly file to name).
+    /// </summary>
+    public static void ThisProgram(ProcessStartInfo start)
+    {
+        start.FileName = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
     }
 }

@@ -8,8 +8,11 @@ public enum WorkerClass { Async, Sync }
 /// <summary>--access-log-format: Apache combined (the default), Apache common (CLF), or one JSON object per line.</summary>
 public enum AccessLogFormat { Combined, Common, Json }
 
-/// <summary>What --app names: an assembly with an IHttpApp, run by the worker program, or an ASP.NET Core app, run as itself.</summary>
-public enum AppKind { HttpApp, AspNetCore }
+/// <summary>
+/// What workers run: an assembly with an IHttpApp (--app), run by the worker program; an ASP.NET Core app (--app),
+/// run as itself; or the master's own program again, an app that is its own master (UsePrefork).
+/// </summary>
+public enum AppKind { HttpApp, AspNetCore, Self }
 
 /// <summary>
 /// Everything the master tells a worker at spawn time, built once from the command line by the master's
@@ -62,6 +65,8 @@ public sealed record WorkerSettings
     public string? AppType { get; init; }
     /// <summary>How the worker runs <see cref="AppAssembly"/>: the master's MasterConfig tells, from the app's runtimeconfig.</summary>
     public AppKind AppKind { get; init; }
+    /// <summary><see cref="AppKind.Self"/>: the arguments the app's own program is started with, those of the master's command line that are not the master's.</summary>
+    public string[] AppArguments { get; init; } = [];
 
     /// <summary>The one place that says what --max-requests 0 means: the worker never retires for its request count.</summary>
     public long RequestsBeforeRetiring() =>

@@ -16,8 +16,14 @@ namespace Prefork.Tests;
 public sealed class BuildsFirst : ITestCollectionOrderer
 {
     public const string Publish = "dotnet publish", SampleBuild = "dotnet build of a sample",
-        WebAppBuild = "dotnet new web and its build", TemplateBuilds = "dotnet new webapi, webapp, mvc and their build";
+        WebAppBuild = "dotnet new web and its build", TemplateBuilds = "dotnet new webapi, webapp, mvc and their build",
+        OwnMasterPublish = "dotnet publish of an app that is its own master", OwnMasterBuild = "dotnet build of an app that is its own master";
 
     public IEnumerable<ITestCollection> OrderTestCollections(IEnumerable<ITestCollection> testCollections) =>
-        testCollections.OrderBy(c => c.DisplayName switch { Publish => 0, SampleBuild or WebAppBuild or TemplateBuilds => 1, _ => 2 });
+        testCollections.OrderBy(c => c.DisplayName switch
+        {
+            Publish or OwnMasterPublish => 0,
+            SampleBuild or WebAppBuild or TemplateBuilds or OwnMasterBuild => 1,
+            _ => 2,
+        });
 }

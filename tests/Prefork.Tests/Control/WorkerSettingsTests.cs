@@ -41,7 +41,8 @@ public class WorkerSettingsTests
         StaticPrefix = "/static",
         AppAssembly = "/srv/app/MyApp.dll",
         AppType = "MyApp.Shop",
-        AppKind = AppKind.AspNetCore,
+        AppKind = AppKind.Self,
+        AppArguments = ["--environment", "Staging"],
     };
 
     private static readonly WorkerSettings Unset = new()

@@ -50,6 +50,12 @@ public static class ProcFs
         return zombies;
     }
 
+    /// <summary>The process's arguments, /proc/PID/cmdline split at its NULs.</summary>
+    public static string[] CommandLine(int pid) => File.ReadAllText($"/proc/{pid}/cmdline").TrimEnd('\0').Split('\0');
+
+    /// <summary>The file the process runs, /proc/PID/exe resolved.</summary>
+    public static string? Executable(int pid) => new FileInfo($"/proc/{pid}/exe").LinkTarget;
+
     /// <summary>True when /proc/PID/cmdline mentions <paramref name="fragment"/>: guards kill-by-pid against a reused pid.</summary>
     public static bool CommandLineContains(int pid, string fragment)
     {

@@ -134,6 +134,12 @@ public sealed record MasterConfig(
         static (MasterConfig?, string?) Fail(string error) => (null, error);
     }
 
+    /// <summary>An app that is its own master: its workers are its own program again, with <paramref name="appArguments"/>.</summary>
+    public (MasterConfig? Config, string? Error) AsOwnApp(string[] appArguments) =>
+        WorkerTemplate.AppAssembly != null
+            ? (null, "--app: this program is the app (it calls UsePrefork); name no other")
+            : (this with { WorkerTemplate = WorkerTemplate with { AppKind = AppKind.Self, AppArguments = appArguments } }, null);
+
     /// <summary>
     /// The one place that tells the two kinds of --app apart: an app whose runtimeconfig names the ASP.NET Core
     /// framework is an ASP.NET Core app; any other assembly (with no runtimeconfig: a library) holds an IHttpApp.

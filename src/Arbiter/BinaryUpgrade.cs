@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Prefork.Control;
 
 namespace Prefork.Master;
 
@@ -40,8 +41,9 @@ public sealed class BinaryUpgrade
             Log.Warning($"An upgrade is already under way (new master pid {_newMaster.Id}); ignoring SIGUSR2");
             return;
         }
-        var start = new ProcessStartInfo { FileName = Environment.ProcessPath!, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet") start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Prefork.Master.dll"));
+        // Prefork.Master, or an app that is its own master, whose new program finds it is the master again.
+        var start = new ProcessStartInfo { UseShellExecute = false };
+        WorkerExecutable.ThisProgram(start);
         foreach (var arg in Environment.GetCommandLineArgs().Skip(1)) start.ArgumentList.Add(arg);
         start.Environment[InheritFdsVariable] = string.Join(',', _listeners.Fds);
         start.Environment[OldMasterVariable] = Environment.ProcessId.ToString();

@@ -26,7 +26,7 @@ public static class CommandLineCheck
         {
             if (!IsFlag(args[i])) return $"unexpected argument '{args[i]}'";
             var (name, attached) = Split(args[i]);
-            var flag = Flags.FirstOrDefault(f => name.Length == 1 ? f.Option.ShortName == name : f.Option.LongName == name);
+            var flag = Find(name);
             if (flag.Option == null) return $"unknown option '{args[i]}'";
             string option = $"--{flag.Option.LongName}";
             if (flag.Type == typeof(bool))
@@ -41,6 +41,38 @@ public static class CommandLineCheck
         }
         return null;
     }
+
+    /// <summary>
+    /// An app that is its own master has one command line for two programs. The master's flags, each with its
+    /// value, and --help and --version, are the master's; every other argument, and everything after "--", is the
+    /// app's, in order ("--environment Production", "--urls ..."). A master's flag that lacks its value stays
+    /// the master's, for <see cref="FirstProblem"/> to name.
+    /// </summary>
+    public static (string[] Master, string[] App) SplitOffAppArguments(IReadOnlyList<string> args)
+    {
+        List<string> master = [], app = [];
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == "--")
+            {
+                app.AddRange(args.Skip(i + 1));
+                break;
+            }
+            var flag = IsFlag(args[i]) ? Find(Split(args[i]).Name) : default;
+            if (flag.Option == null && args[i] is not ("--help" or "--version"))
+            {
+                app.Add(args[i]);
+                continue;
+            }
+            master.Add(args[i]);
+            if (flag.Option != null && flag.Type != typeof(bool) && Split(args[i]).Value == null && i + 1 < args.Count && !IsFlag(args[i + 1]))
+                master.Add(args[++i]);
+        }
+        return (master.ToArray(), app.ToArray());
+    }
+
+    private static (OptionAttribute Option, Type Type) Find(string name) =>
+        Flags.FirstOrDefault(f => name.Length == 1 ? f.Option.ShortName == name : f.Option.LongName == name);
 
     /// <summary>"-w", "--workers", "--workers=4", "-w4"; not "-" (a value: stdout) nor "-1" (a negative number).</summary>
     private static bool IsFlag(string arg) => arg.Length > 1 && arg[0] == '-' && !char.IsAsciiDigit(arg[1]);
