@@ -13,24 +13,11 @@ namespace Prefork.Tests.AspNetCore;
 [Collection(BuildsFirst.WebAppBuild)]
 public sealed class WebAppLifecycleTests(WebAppBuild apps, ITestOutputHelper output)
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Bound = AppUnderMaster.Bound;
 
     private static Regex Exited(int pid) => new($@"\(pid {pid}\) exited with code 0");
 
-    private async Task<MasterProcess> StartAsync(params string[] args)
-    {
-        var master = await MasterProcess.StartAsync(["--workers", "2", "--app", apps.Lifecycle, .. args], output);
-        try
-        {
-            await master.WaitForReadyAsync(2, Bound);
-            return master;
-        }
-        catch
-        {
-            await master.DisposeAsync();
-            throw;
-        }
-    }
+    private Task<MasterProcess> StartAsync(params string[] flags) => AppUnderMaster.StartAsync(apps.Lifecycle, output, flags: flags);
 
     [Fact]
     public async Task Max_requests_under_keep_alive_load_replaces_workers_before_stopping_them_and_loses_nothing()
