@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.Versioning;
 using Prefork.AspNetCore;
 using Prefork.Control;
@@ -26,6 +27,10 @@ public static class PreforkWebHostBuilderExtensions
     [SupportedOSPlatform("linux")]
     private static IWebHostBuilder OnLinux(IWebHostBuilder builder)
     {
+        // A test host (WebApplicationFactory) runs the app's Main inside the test process, naming the app with
+        // --applicationName: that process is not the app's program, and must neither become a master nor exit.
+        var application = builder.GetSetting(WebHostDefaults.ApplicationKey);
+        if (application != null && application != Assembly.GetEntryAssembly()?.GetName().Name) return builder;
         if (Environment.GetEnvironmentVariable(WorkerSettings.EnvironmentVariable) == null)
         {
             var commandLine = Environment.GetCommandLineArgs();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Prefork.Tests.Server;
 using Xunit.Abstractions;
 
@@ -48,5 +49,23 @@ public sealed class OwnMasterTests(OwnMasterJitApp app, ITestOutputHelper output
         Assert.Equal(2, await master.WaitForExitAsync(Bound));
         Assert.Contains(master.Lines, l => l.StartsWith("error: option '--workers' needs a whole number", StringComparison.Ordinal));
         Assert.Empty(master.AllWorkerPids);
+    }
+
+    [Fact]
+    public async Task Run_by_another_program_as_a_test_host_does_it_changes_nothing()
+    {
+        // WebApplicationFactory runs the app's Main in the test process and names the app with --applicationName:
+        // that process is not the app's own program, and must stay itself (here: serve on Kestrel) rather than
+        // become a master and exit.
+        await using var process = await MasterProcess.StartAsync(
+            [app.Program, "--applicationName", "SomeTestHost", "--urls", "http://127.0.0.1:0"], output,
+            directory: Path.GetDirectoryName(app.Program), program: "dotnet",
+            // Kestrel's "Now listening" goes where the harness reads the log.
+            environment: new Dictionary<string, string> { ["Logging__Console__LogToStandardErrorThreshold"] = "Trace" });
+        var listening = await process.WaitForLineAsync(new Regex(@"Now listening on: http://127\.0\.0\.1:(?<port>\d+)"), Bound);
+        var response = await RawHttpConnection.GetAsync(int.Parse(listening.Groups["port"].Value), "/environment");
+        Assert.Equal(200, response.Status);
+        Assert.Equal("Kestrel", response.Header("Server"));
+        Assert.Empty(process.AllWorkerPids);
     }
 }
