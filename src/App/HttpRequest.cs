@@ -92,8 +92,9 @@ public sealed class HttpRequest
     public string RequestId => _requestId ??= _connection == null ? "" : $"{_connection.ConnectionId}:{_connection.Requests:X8}";
 
     /// <summary>
-    /// Fires when the client resets the connection while the request runs, or when the app calls <see cref="Abort"/>.
-    /// A client that only ends its sending side after a whole request may still be reading, so that does not fire it.
+    /// Fires when the client resets or closes the connection while the request runs, or when the app calls
+    /// <see cref="Abort"/>. A client that only ended its sending side may still be reading: an app that answers
+    /// all the same is heard; one that gives up (throws the token's cancellation) closes the connection unanswered.
     /// Made when first asked: a request that never asks costs nothing.
     /// </summary>
     public CancellationToken Aborted => _connection?.Aborted ?? CancellationToken.None;

@@ -51,5 +51,7 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
         // connection if the head is out; if it still holds all of it (a small body), it answers 500 and closes
         // instead, where Kestrel, which sends on each flush, can only cut.
         if (failedAfterStart) throw new IOException("the app failed after its response started", failure);
+        // Given up on the client's abort: no answer either way (the engine sends none to a client that only closed its side).
+        if (failure is OperationCanceledException && request.Aborted.IsCancellationRequested) throw new OperationCanceledException("the request was aborted", failure);
     }
 }

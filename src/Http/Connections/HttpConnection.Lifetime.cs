@@ -3,8 +3,11 @@ using System.Net.Sockets;
 namespace Prefork.Http;
 
 /// <summary>
-/// A request's lifetime as its app may watch it: a token that fires when the client resets the connection, or
-/// when the app aborts it. The token's source is made when an app first asks for it and reused by the
+/// A request's lifetime as its app may watch it: a token that fires when the client closes or resets the
+/// connection, or when the app aborts it. A client's FIN fires it too (as in Kestrel and IIS: a browser leaving
+/// a page closes, it does not reset), but only a reset or an abort is the end: a client that merely half-closed
+/// after its request still gets the answer if the app gives one (RFC 9112 §9.6 lets it half-close); an app that
+/// gives up on the token gets its connection closed, with no answer. The token's source is made when an app first asks for it and reused by the
 /// connection's next requests (Kestrel pools its own the same way), so a request nobody watches costs nothing.
 /// </summary>
 public sealed partial class HttpConnection
@@ -12,6 +15,8 @@ public sealed partial class HttpConnection
     private CancellationTokenSource? _abortSource;
     // Set on the loop when the connection broke, or by the app's Abort; for good: nothing more reaches this client.
     private volatile bool _clientGone, _aborted;
+    // Set on the loop at the client's FIN: it will send nothing more, and may no longer be waiting.
+    private volatile bool _clientFinished;
 
     public CancellationToken Aborted
     {
@@ -23,7 +28,7 @@ public sealed partial class HttpConnection
             source = Interlocked.CompareExchange(ref _abortSource, created, null) ?? created;
             // Published before the flags are read, and ClientGone sets its flag before it looks for a source:
             // whichever runs second cancels.
-            if (_clientGone || _aborted) FireAborted(source);
+            if (_clientGone || _aborted || _clientFinished) FireAborted(source);
             return source.Token;
         }
     }
@@ -53,6 +58,15 @@ public sealed partial class HttpConnection
     private void ClientGone()
     {
         _clientGone = true;
+        Interlocked.MemoryBarrier();
+        FireAborted(Volatile.Read(ref _abortSource));
+    }
+
+    /// <summary>Called on the loop at the client's FIN (see <see cref="Loop.LoopSocket.PeerFinished"/>).</summary>
+    private void ClientFinished()
+    {
+        if (_clientFinished) return;
+        _clientFinished = true;
         Interlocked.MemoryBarrier();
         FireAborted(Volatile.Read(ref _abortSource));
     }

@@ -41,7 +41,7 @@ public sealed partial class HttpConnection
     public HttpConnection(Socket socket, IConnectionHost host)
     {
         _socket = socket;
-        _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone };
+        _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone, PeerFinished = ClientFinished };
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
@@ -153,7 +153,7 @@ public sealed partial class HttpConnection
     {
         _phase = Phase.Processing;
         _requests++;
-        bool bodyRefused = false;
+        bool bodyRefused = false, gaveUp = false;
         RenewAborted();
         try
         {
@@ -170,6 +170,12 @@ public sealed partial class HttpConnection
         catch (Exception) when (_clientGone || _aborted)
         {
             // What the app was doing when the connection was reset or aborted no longer has anyone to tell.
+        }
+        catch (OperationCanceledException) when (_clientFinished)
+        {
+            // The app gave up on its request when the client closed its side: the client gets no answer (it may
+            // have read the earlier ones of a pipeline), and the app did nothing wrong.
+            gaveUp = true;
         }
         catch (Exception) when (_bodyError != RejectReason.None)
         {
@@ -193,6 +199,12 @@ public sealed partial class HttpConnection
             return false;
         }
         if (EndedInAbort()) return false;
+        if (gaveUp)
+        {
+            Log.Debug($"Connection from {RemoteAddress} closed by the client while its request ran; the app gave up");
+            if (!_response.HasStarted) await CloseGracefullyAsync(linger: false);
+            return false;
+        }
         if (bodyRefused)
         {
             if (!_response.HasStarted)

@@ -52,6 +52,12 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     /// </summary>
     internal Action? Broken { get; init; }
 
+    /// <summary>
+    /// Called on the loop when the peer has said it will send no more (EPOLLRDHUP: its FIN), maybe more than
+    /// once. Bytes it sent before may still be unread.
+    /// </summary>
+    internal Action? PeerFinished { get; init; }
+
     /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
     public void Open()
     {

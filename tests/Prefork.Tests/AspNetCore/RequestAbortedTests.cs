@@ -4,7 +4,10 @@ using Prefork.Tests.Server;
 
 namespace Prefork.Tests.AspNetCore;
 
-/// <summary>HttpContext.RequestAborted fires when the client resets mid-request or the app aborts, and not when the client only half-closes.</summary>
+/// <summary>
+/// HttpContext.RequestAborted fires when the client resets or closes its side mid-request, or the app aborts; a
+/// client that only half-closed still gets the answer of an app that does not give up.
+/// </summary>
 [Collection(HostsInProcess.Name)]
 public sealed class RequestAbortedTests : IDisposable
 {
@@ -19,28 +22,31 @@ public sealed class RequestAbortedTests : IDisposable
     {
         // Reads the token and ends: the next request on the connection gets the same source back, reset.
         app.MapGet("/watch", (HttpContext c) => c.RequestAborted.IsCancellationRequested ? "fired" : "quiet");
+        // Gives up when the token fires, as an app that honours it does.
         app.MapGet("/wait", async (HttpContext c) =>
         {
+            c.RequestAborted.Register(() => _outcome.TrySetResult(true));
             _started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, c.RequestAborted);
+        });
+        // Waits for the token (bounded), and answers all the same.
+        app.MapGet("/work", async (HttpContext c) =>
+        {
             try
             {
-                await Task.Delay(Timeout.Infinite, c.RequestAborted);
+                await Task.Delay(Bound, c.RequestAborted);
+                return "done, not told";
             }
             catch (OperationCanceledException)
             {
-                _outcome.TrySetResult(true);
+                return "done, told";
             }
         });
-        app.MapGet("/work", async (HttpContext c) =>
-        {
-            await Task.Delay(300, c.RequestAborted);
-            return "done";
-        });
-        // Reads its streamed body, then works on under the token: a half-close after the body must not fire it.
+        // Reads its streamed body to the end (the client's FIN after it), then works on without the token.
         app.MapPost("/work", async (HttpContext c) =>
         {
-            var body = await new StreamReader(c.Request.Body).ReadToEndAsync(c.RequestAborted);
-            await Task.Delay(300, c.RequestAborted);
+            var body = await new StreamReader(c.Request.Body).ReadToEndAsync();
+            await Task.Delay(300);
             return $"done with {body}";
         });
         app.MapGet("/abort", (HttpContext c) =>
@@ -68,6 +74,23 @@ public sealed class RequestAbortedTests : IDisposable
     }
 
     [Fact]
+    public async Task Fires_when_the_client_closes_its_side_and_an_app_that_gives_up_sends_nothing()
+    {
+        await using var app = BuildApp();
+        await app.StartAsync();
+        await using var client = await RawHttpConnection.ConnectAsync(Port);
+        await client.SendAsync("GET /watch HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal("quiet", (await client.ReadResponseAsync(timeout: Bound)).BodyText);
+
+        await client.SendAsync("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+        await _started.Task.WaitAsync(Bound);
+        client.ShutdownSend();
+        Assert.True(await _outcome.Task.WaitAsync(Bound), "RequestAborted did not fire at the client's FIN");
+        Assert.True(await client.IsClosedByServerAsync(Bound), "the request the app gave up on was answered");
+        await app.StopAsync();
+    }
+
+    [Fact]
     public async Task Abort_fires_it_and_resets_the_connection_instead_of_answering()
     {
         await using var app = BuildApp();
@@ -89,7 +112,7 @@ public sealed class RequestAbortedTests : IDisposable
         client.ShutdownSend();
         var response = await client.ReadResponseAsync(timeout: Bound);
         Assert.Equal(200, response.Status);
-        Assert.Equal("done", response.BodyText);
+        Assert.Equal("done, told", response.BodyText);
         await app.StopAsync();
     }
 
