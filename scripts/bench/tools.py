@@ -530,8 +530,10 @@ def targets_vs_peers(out, order, med, tot):
         elif sc.startswith("busy-"):
             conns = f"{int(sc[5:]):,}"
             ratio(sc, srv, "nginx 2w", 1.0, f"{conns} keep-alive clients,")
-            errors = tot((sc, srv), "errors")
-            out.append(f"| {srv}: {conns} keep-alive clients, 0 errors | {errors} | {mark(errors == 0)} |")
+            # A run in which wrk got no answer at all is no pass either.
+            errors, rps = tot((sc, srv), "errors"), med((sc, srv), "rps")
+            out.append(f"| {srv}: {conns} keep-alive clients, 0 errors | {errors} errors, {fnum(rps)} req/s "
+                       f"| {mark(errors == 0 and bool(rps))} |")
         elif sc.startswith("post-"):
             ratio(sc, srv, "Kestrel", 1.2, f"POST /echo {sc[5:].upper()}B,")
 
