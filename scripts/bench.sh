@@ -4,6 +4,7 @@
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
+#   scripts/bench.sh --only static,busy,post # static files, many busy connections, POST bodies
 #
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
 # publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
@@ -13,7 +14,10 @@
 # over workers, 10,000 idle keep-alive connections on 2 workers. The ASP.NET Core scenario: one minimal API
 # app (scripts/bench/aspnet, on the SDK's `dotnet new web`) on Kestrel alone and under the Prefork master
 # (--app) with 2 and 4 workers, rounds interleaved as above, keep-alive on /hello and /json, and each app
-# process's RSS. Prints one markdown report (medians of the
+# process's RSS. Then, in rounds of their own (scripts/bench/scenarios.sh): static files (4 KB and 1 MB from
+# --root, beside nginx with sendfile, with CPU per request), many busy connections (1,000 and 10,000 keep-alive
+# clients beside nginx and Kestrel) and POST /echo with 1 KB and 64 KB bodies beside Kestrel. Prints one
+# markdown report (medians of the
 # rounds) with PASS/MISS against the issue's targets. A benchmark, not a test: the exit code does not
 # depend on the targets. Everything it starts is stopped by pid on exit.
 set -euo pipefail
@@ -29,6 +33,7 @@ GUNICORN=1
 INSTALL=1
 ONLY=''
 OUT=''
+PUBLISHED=''
 READY_TIMEOUT=30     # seconds a server gets to answer after start
 STOP_TIMEOUT=15      # seconds a server gets to stop after SIGTERM before SIGKILL
 
@@ -48,7 +53,10 @@ Options:
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
-  --only aspnet       run only the ASP.NET Core scenario (Kestrel alone vs the app under Prefork)
+  --only NAME[,NAME]  run only these scenarios: aspnet (Kestrel alone vs the app under Prefork), static
+                      (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel)
+  --prefork DIR       measure the Prefork published in DIR (dotnet publish -c Release src/Master -o DIR)
+                      instead of publishing it here
   --out FILE          also write the report to FILE
   -h, --help          this help
 EOF
@@ -67,6 +75,7 @@ while [[ $# -gt 0 ]]; do
         --kill-trials)    need_value "$@"; KILL_TRIALS="$2"; shift 2 ;;
         --spread-workers) need_value "$@"; SPREAD_WORKERS="$2"; shift 2 ;;
         --out)            need_value "$@"; OUT="$2"; shift 2 ;;
+        --prefork)        need_value "$@"; PUBLISHED="$(cd "$2" && pwd)" || die "--prefork: no such directory '$2'"; shift 2 ;;
         --only)           need_value "$@"; ONLY="$2"; shift 2 ;;
         --no-gunicorn)    GUNICORN=0; shift ;;
         --no-install)     INSTALL=0; shift ;;
@@ -74,7 +83,11 @@ while [[ $# -gt 0 ]]; do
         *)                die "unknown option '$1' (try --help)" ;;
     esac
 done
-[[ -z "$ONLY" || "$ONLY" == aspnet ]] || die "--only takes 'aspnet' (got '$ONLY')"
+for name in ${ONLY//,/ }; do
+    [[ "$name" =~ ^(aspnet|static|busy|post)$ ]] || die "--only takes aspnet, static, busy or post, comma-separated (got '$name')"
+done
+# wants NAME: the scenario runs (every one does without --only).
+wants() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
 for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
@@ -88,10 +101,12 @@ PYTHON="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)"
 TOOLS=("$PYTHON" "$HERE/tools.py")
 KESTREL_DIR="$ROOT/bench/Kestrel/bin/bench"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/prefork-bench.XXXXXX")"
-MASTER_BIN="$WORK/prefork/Prefork.Master"
+MASTER_BIN="${PUBLISHED:-$WORK/prefork}/Prefork.Master"
 ASPNET_DIR="$WORK/aspnet"
 ASPNET_DLL=''
 RESULTS="$WORK/results"
+FILES="$WORK/files"     # the static files scenario's root, served at /static/ by Prefork and nginx alike
+NGINX_CONNS=4096        # nginx's worker_connections (the busy scenario raises it)
 EXTRAS="$WORK/extras"
 : >"$RESULTS"
 : >"$EXTRAS"
@@ -206,7 +221,7 @@ start_server() {
             local dir="$WORK/nginx"
             mkdir -p "$dir/logs"
             sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$SRV_PORT|g" -e "s|@WORKERS@|$workers|g" \
-                "$HERE/nginx.conf.in" >"$dir/nginx.conf"
+                -e "s|@CONNS@|$NGINX_CONNS|g" -e "s|@FILES@|$FILES|g" "$HERE/nginx.conf.in" >"$dir/nginx.conf"
             nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$SRV_LOG" 2>&1 </dev/null &
             SRV_PID=$! ;;
         gunicorn)
@@ -259,15 +274,27 @@ run_wrk() {
     [[ $rc -eq 0 ]] || log "warning: wrk exited with $rc (124: it hit its time cap)"
 }
 
+# wrk_scenario OUTFILE SECONDS SCENARIO: the scenario's wrk run (path, clients, headers, body).
+wrk_scenario() {
+    local out="$1" secs="$2" scenario="$3" kb
+    case "$scenario" in
+        close)     run_wrk "$out" "$secs" /hello -H 'Connection: close' ;;
+        aspnet-*)  run_wrk "$out" "$secs" "/${scenario#aspnet-}" ;;
+        static-*)  run_wrk "$out" "$secs" "/static/${scenario#static-}.bin" ;;
+        # wrk opens all its connections inside the run's time: 10,000 of them on a busy machine take seconds.
+        busy-*)    CONNS="${scenario#busy-}" run_wrk "$out" "$((secs < 10 ? 10 : secs))" /hello ;;
+        post-*)    kb="${scenario#post-}"; BODY_BYTES="$(( ${kb%k} * 1024 ))" run_wrk "$out" "$secs" /echo -s "$HERE/post.lua" ;;
+        *)         run_wrk "$out" "$secs" /hello ;;
+    esac
+}
+
 # measure SCENARIO LABEL ROUND: the measured run; appends one line to $RESULTS.
 measure() {
-    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum
+    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs
     out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
-    case "$scenario" in
-        close)    run_wrk "$out" "$DURATION" /hello -H 'Connection: close' ;;
-        aspnet-*) run_wrk "$out" "$DURATION" "/${scenario#aspnet-}" ;;
-        *)        run_wrk "$out" "$DURATION" /hello ;;
-    esac
+    cpu0="$("${TOOLS[@]}" cpu "$SRV_PID")"
+    wrk_scenario "$out" "$DURATION" "$scenario"
+    cpu1="$("${TOOLS[@]}" cpu "$SRV_PID")"
     rss="$("${TOOLS[@]}" rss "$SRV_PID")"
     read -r total _ kids ksum _ <<<"$rss"
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
@@ -281,11 +308,15 @@ measure() {
         awk '{ print $1 + $2 + $3 + $4 }')"
     non2xx="$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out")"
     errors=$(( ${sock:-0} + ${non2xx:-0} ))
+    # CPU per request: the server's whole process tree, user + system, over the run.
+    reqs="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")"
+    local cpu_req=-
+    [[ "${reqs:-0}" -gt 0 ]] && cpu_req="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')"
     local per=$total
     [[ "$kids" -gt 0 ]] && per=$((ksum / kids))
     echo "scenario=$scenario server=${label// /_} round=$round rps=${rps:-0} p50=$p50 p99=$p99 errors=$errors" \
-        "rss_total=$total rss_worker=$per procs=$((kids + 1))" >>"$RESULTS"
-    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, RSS total $((total / 1024)) MB"
+        "rss_total=$total rss_worker=$per procs=$((kids + 1)) cpu_us=$cpu_req" >>"$RESULTS"
+    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, CPU $cpu_req µs/req, RSS total $((total / 1024)) MB"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -298,7 +329,7 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-[[ -n "$ONLY" ]] || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
     die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
 if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
@@ -322,23 +353,27 @@ fi
 [[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS + 1000)) ]] ||
     log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
 
-log "publishing Prefork (NativeAOT), building the Kestrel peer and the ASP.NET Core app"
-(cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log" >&2; die "the Prefork publish failed (end of its log above)"; }
-if [[ -z "$ONLY" ]]; then
+log "${PUBLISHED:+not }publishing Prefork (NativeAOT)${PUBLISHED:+: using $PUBLISHED}; building the peers"
+if [[ -z "$PUBLISHED" ]]; then
+    (cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
+        { tail -n 30 "$WORK/build.log" >&2; die "the Prefork publish failed (end of its log above)"; }
+fi
+if [[ -z "$ONLY" ]] || wants busy || wants post; then
     (cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
         { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
     [[ -x "$KESTREL_DIR/Kestrel" ]] || die "the build did not produce $KESTREL_DIR/Kestrel"
 fi
 [[ -x "$MASTER_BIN" ]] || die "the publish did not produce $MASTER_BIN"
-# The SDK's own template, offline (it restores nothing), with the bench's Program.cs and appsettings.json; built
-# outside the repository, so none of Prefork's build settings reach it.
-(cd "$WORK" && timeout 120 dotnet new web -o "$ASPNET_DIR" -n App --no-update-check &&
-    cp "$HERE/aspnet/Program.cs" "$HERE/aspnet/appsettings.json" "$ASPNET_DIR/" &&
-    timeout 600 dotnet build -c Release "$ASPNET_DIR" -o "$ASPNET_DIR/bin/bench" -nologo -v quiet) >"$WORK/build-app.log" 2>&1 ||
-    { tail -n 30 "$WORK/build-app.log" >&2; die "the ASP.NET Core app's build failed (end of its log above)"; }
-ASPNET_DLL="$ASPNET_DIR/bin/bench/App.dll"
-[[ -f "$ASPNET_DLL" ]] || die "the build did not produce $ASPNET_DLL"
+if wants aspnet; then
+    # The SDK's own template, offline (it restores nothing), with the bench's Program.cs and appsettings.json; built
+    # outside the repository, so none of Prefork's build settings reach it.
+    (cd "$WORK" && timeout 120 dotnet new web -o "$ASPNET_DIR" -n App --no-update-check &&
+        cp "$HERE/aspnet/Program.cs" "$HERE/aspnet/appsettings.json" "$ASPNET_DIR/" &&
+        timeout 600 dotnet build -c Release "$ASPNET_DIR" -o "$ASPNET_DIR/bin/bench" -nologo -v quiet) >"$WORK/build-app.log" 2>&1 ||
+        { tail -n 30 "$WORK/build-app.log" >&2; die "the ASP.NET Core app's build failed (end of its log above)"; }
+    ASPNET_DLL="$ASPNET_DIR/bin/bench/App.dll"
+    [[ -f "$ASPNET_DLL" ]] || die "the build did not produce $ASPNET_DLL"
+fi
 
 # ---------------------------------------------------------------------------------------------------------
 # Rounds: Prefork and a peer alternating; the order reversed every other round. The ASP.NET Core app's three
@@ -350,7 +385,7 @@ if [[ -z "$ONLY" ]]; then
     [[ -n "$GUNICORN_BIN" ]] && SERVERS+=("gunicorn 4")
     SERVERS+=("sync 4")
 fi
-SERVERS+=("app-prefork 2" "app-kestrel 1" "app-prefork 4")
+wants aspnet && SERVERS+=("app-prefork 2" "app-kestrel 1" "app-prefork 4")
 
 label_of() {
     case "$1" in
@@ -365,7 +400,7 @@ label_of() {
 # idle_rss: "master_kb largest_child_kb" of the current server.
 idle_rss() { "${TOOLS[@]}" rss "$SRV_PID" | awk '{ print $2, $5 }'; }
 
-for ((round = 1; round <= ROUNDS; round++)); do
+for ((round = 1; round <= ROUNDS && ${#SERVERS[@]} > 0; round++)); do
     order=("${SERVERS[@]}")
     if ((round % 2 == 0)); then
         order=()
@@ -406,6 +441,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
         stop_server
     done
 done
+
+# Static files, many busy connections, POST bodies: each in rounds of its own.
+# shellcheck source=scripts/bench/scenarios.sh
+source "$HERE/scenarios.sh"
+wants static && static_rounds
+wants busy && busy_rounds
+wants post && post_rounds
 
 # ---------------------------------------------------------------------------------------------------------
 # Extras

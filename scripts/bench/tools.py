@@ -4,6 +4,7 @@
   tools.py freeport                         a free TCP port on 127.0.0.1
   tools.py rss PID                          "total_kb root_kb children children_sum_kb children_max_kb"
                                             (VmRSS of PID and all its descendants, from /proc)
+  tools.py cpu PID                          CPU time (user + system) PID and its descendants have used, in µs
   tools.py killtest --port P --master PID --log LOG [--trials 5] [--bound 5]
                                             SIGKILL one worker at a time, time the replacement
   tools.py hold --port P --master PID [--conns 10000] [--wait 5]
@@ -69,6 +70,22 @@ def rss(root):
 
 def cmd_rss(args):
     print(*rss(int(args[0])))
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def cmd_cpu(args):
+    root = int(args[0])
+    ticks = sum(cpu_ticks(p) for p in [root] + descendants(root))
+    print(ticks * 1_000_000 // os.sysconf("SC_CLK_TCK"))
 
 
 def starttime(pid):
@@ -330,13 +347,17 @@ def cmd_report(args):
             scenarios.append(s)
     titles = {"keepalive": "keep-alive, 64 conns", "close": "Connection: close, 64 conns",
               "aspnet-hello": "ASP.NET Core app, GET /hello, keep-alive, 64 conns",
-              "aspnet-json": "ASP.NET Core app, GET /json, keep-alive, 64 conns"}
+              "aspnet-json": "ASP.NET Core app, GET /json, keep-alive, 64 conns",
+              "static-4k": "static file, 4 KB, keep-alive, 64 conns", "static-1m": "static file, 1 MB, keep-alive, 64 conns",
+              "busy-1000": "keep-alive, 1,000 conns", "busy-10000": "keep-alive, 10,000 conns",
+              "post-1k": "POST /echo, 1 KB body, keep-alive, 64 conns",
+              "post-64k": "POST /echo, 64 KB body, keep-alive, 64 conns"}
     out = []
-    out.append(f"### Benchmark: wrk -t1 -c64 (GET /hello unless said), {duration} s per run, median of {rounds} interleaved rounds")
+    out.append(f"### Benchmark: wrk -t1 (GET /hello unless said), {duration} s per run, median of {rounds} interleaved rounds")
     out.append("")
-    out.append("| scenario | server / config | requests/s | p50 ms | p99 ms | errors | RSS/worker MB | RSS total MB "
-               "| × Kestrel | × nginx |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| scenario | server / config | requests/s | p50 ms | p99 ms | errors | CPU µs/req | RSS/worker MB "
+               "| RSS total MB | × Kestrel | × nginx |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in scenarios:
         kes, ngx = med((s, "Kestrel"), "rps"), med((s, "nginx 2w"), "rps")
         for sc, srv in order:
@@ -347,12 +368,15 @@ def cmd_report(args):
             rk = f"{rps / kes:.2f}" if rps and kes else "-"
             rn = f"{rps / ngx:.2f}" if rps and ngx else "-"
             out.append(f"| {titles.get(s, s)} | {srv} | {fnum(rps)} | {fnum(med(key, 'p50'), '{:.2f}')} "
-                       f"| {fnum(med(key, 'p99'), '{:.2f}')} | {tot(key, 'errors')} | {mb(med(key, 'rss_worker'))} "
+                       f"| {fnum(med(key, 'p99'), '{:.2f}')} | {tot(key, 'errors')} | {fnum(med(key, 'cpu_us'), '{:.1f}')} "
+                       f"| {mb(med(key, 'rss_worker'))} "
                        f"| {mb(med(key, 'rss_total'))} | {rk} | {rn} |")
     out.append("")
     out.append("errors: wrk socket errors (connect/read/write/timeout) + non-2xx/3xx responses, summed over the rounds. "
                "RSS: VmRSS from /proc right after the run; 'total' is the master plus all its children; "
                "'per worker' is the children's average (Kestrel: its one process). "
+               "CPU µs/req: user + system time of the server's whole process tree (from /proc) over the run, "
+               "divided by the requests wrk counted. "
                "Ratios: median requests/s over Kestrel's / nginx's in the same scenario and run. "
                "Prefork is the build people deploy: dotnet publish, a NativeAOT master and workers; "
                "Kestrel is a framework-dependent (JIT) build, as a minimal API is usually deployed. "
@@ -430,6 +454,7 @@ def cmd_report(args):
             out.append(f"| {srv}: keep-alive req/s ≥ 0.9× nginx | {rps / ngx:.2f}× | {mark(rps >= 0.9 * ngx)} |")
         if p99 is not None and kes99 is not None:
             out.append(f"| {srv}: p99 ≤ Kestrel's | {p99:.2f} ms vs {kes99:.2f} ms | {mark(p99 <= kes99)} |")
+    targets_vs_peers(out, order, med, tot)
     for s in ("aspnet-hello", "aspnet-json"):
         kes, kes99 = med((s, "Kestrel"), "rps"), med((s, "Kestrel"), "p99")
         for sc, srv in order:
@@ -454,6 +479,16 @@ def cmd_report(args):
         ok = hold_.get("second_ok") == hold_.get("conns") and hold_.get("first_ok") == hold_.get("conns")
         out.append(f"| {hold_.get('conns')} idle keep-alive connections on 2 workers, all answered afterwards | "
                    f"{hold_.get('first_ok')} then {hold_.get('second_ok')} | {mark(ok)} |")
+    if hold_ and int(hold_.get("conns", 0)) > 0:
+        # The growth of the whole tree while the connections are held, over the tree before they were opened (the
+        # hold's own figure when it gives one, else the 2-worker config's idle RSS after load).
+        idle2 = kv(ex.get("idle.Prefork_async_2w", ""))
+        before = int(hold_["rss_before_kb"]) if "rss_before_kb" in hold_ else (
+            int(idle2["m1"]) + 2 * int(idle2["w1"]) if idle2 else None)
+        if before is not None:
+            per = (int(hold_.get("rss_total_kb", 0)) - before) / int(hold_["conns"])
+            out.append(f"| memory per idle keep-alive connection ≤ 1 KB (RSS growth of master + workers) | "
+                       f"{per:.2f} KB | {mark(per <= 1.0)} |")
     if len(spread) >= 4:
         ok = spread[3] != "inf" and float(spread[3]) <= 1.5
         out.append(f"| requests spread over workers within 1.5× (max/min) | {spread[3]} | {mark(ok)} |")
@@ -469,11 +504,45 @@ def cmd_report(args):
     print("\n".join(out))
 
 
+def targets_vs_peers(out, order, med, tot):
+    """The issue's targets against nginx and Kestrel: Connection: close, p99, static files, busy connections, POST."""
+    def ratio(scenario, srv, peer, factor, what):
+        rps, base = med((scenario, srv), "rps"), med((scenario, peer), "rps")
+        if rps and base:
+            out.append(f"| {srv}: {what} req/s ≥ {factor}× {peer.split()[0]} | {rps / base:.2f}× | {mark(rps >= factor * base)} |")
+        return rps, base
+
+    for sc, srv in order:
+        if not srv.startswith("Prefork async"):
+            continue
+        if sc == "close":
+            ratio(sc, srv, "nginx 2w", 1.0, "`Connection: close`")
+        elif sc == "keepalive":
+            p99, n99 = med((sc, srv), "p99"), med((sc, "nginx 2w"), "p99")
+            if p99 is not None and n99 is not None:
+                out.append(f"| {srv}: keep-alive p99 ≤ nginx's | {p99:.2f} ms vs {n99:.2f} ms | {mark(p99 <= n99)} |")
+        elif sc.startswith("static-"):
+            rps, base = ratio(sc, srv, "nginx 2w", 1.0, f"static {sc[7:].upper()}B file")
+            cpu, ncpu = med((sc, srv), "cpu_us"), med((sc, "nginx 2w"), "cpu_us")
+            if cpu is not None and ncpu is not None:
+                out.append(f"| {srv}: static {sc[7:].upper()}B file, CPU per request ≤ nginx's | "
+                           f"{cpu:.1f} µs vs {ncpu:.1f} µs | {mark(cpu <= ncpu)} |")
+        elif sc.startswith("busy-"):
+            conns = f"{int(sc[5:]):,}"
+            ratio(sc, srv, "nginx 2w", 1.0, f"{conns} keep-alive clients,")
+            # A run in which wrk got no answer at all is no pass either.
+            errors, rps = tot((sc, srv), "errors"), med((sc, srv), "rps")
+            out.append(f"| {srv}: {conns} keep-alive clients, 0 errors | {errors} errors, {fnum(rps)} req/s "
+                       f"| {mark(errors == 0 and bool(rps))} |")
+        elif sc.startswith("post-"):
+            ratio(sc, srv, "Kestrel", 1.2, f"POST /echo {sc[5:].upper()}B,")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"rss": cmd_rss, "tree": cmd_tree, "alive": cmd_alive, "freeport": cmd_freeport, "killtest": cmd_killtest, "hold": cmd_hold,
+    {"rss": cmd_rss, "cpu": cmd_cpu, "tree": cmd_tree, "alive": cmd_alive, "freeport": cmd_freeport, "killtest": cmd_killtest, "hold": cmd_hold,
      "spread": cmd_spread, "report": cmd_report}[cmd](args)
 
 

@@ -4,11 +4,13 @@ namespace Prefork.Worker.Static;
 
 /// <summary>
 /// Serves the files under a directory at a URL prefix: GET and HEAD, index.html for directories, validators
-/// and 304s, single byte ranges, and the body straight from the page cache with sendfile.
+/// and 304s, single byte ranges; the body of a small file from memory (<see cref="SmallFileCache"/>), of any
+/// other straight from the page cache with sendfile.
 /// </summary>
-public sealed class StaticFiles(string directory, string prefix = "/") : IHttpApp
+public sealed class StaticFiles(string directory, string prefix = "/", SmallFileCache? cache = null) : IHttpApp
 {
     private readonly StaticRoot _root = new(directory);
+    private readonly SmallFileCache _cache = cache ?? new();
     private readonly byte[] _prefix = System.Text.Encoding.ASCII.GetBytes(prefix == "/" ? "" : prefix);
 
     public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
@@ -46,6 +48,7 @@ public sealed class StaticFiles(string directory, string prefix = "/") : IHttpAp
         }
 
         var file = found.RealPath!;
+        var version = found.Version;
         if (found.Status == LookupStatus.Directory)
         {
             // As nginx: a directory is addressed with its slash, so relative links in its index.html resolve.
@@ -56,12 +59,18 @@ public sealed class StaticFiles(string directory, string prefix = "/") : IHttpAp
                 return true;
             }
             if (_root.FindIndex(file) is not { Status: LookupStatus.File } index) return false;
-            file = index.RealPath!;
+            (file, version) = (index.RealPath!, index.Version);
         }
-        return await ServeFileAsync(request, response, file);
+        if (_cache.Get(file, version) is { } cached)
+        {
+            if (Respond(request, response, cached.Validators, cached.ContentType, cached.Bytes.Length) is { } range)
+                response.Write(cached.Bytes.AsSpan((int)range.Start, (int)range.Length));
+            return true;
+        }
+        return await SendFileAsync(request, response, file);
     }
 
-    private static async ValueTask<bool> ServeFileAsync(HttpRequest request, HttpResponse response, string path)
+    private static async ValueTask<bool> SendFileAsync(HttpRequest request, HttpResponse response, string path)
     {
         FileStream stream;
         try
@@ -84,37 +93,46 @@ public sealed class StaticFiles(string directory, string prefix = "/") : IHttpAp
         {
             long size = stream.Length;
             var validators = new Validators(size, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
-            response.AddHeader("ETag", validators.ETag);
-            response.AddHeader("Last-Modified", validators.LastModifiedText);
-            if (validators.NotModified(request.GetHeader("If-None-Match"), request.GetHeader("If-Modified-Since")))
-            {
-                // RFC 9110 §15.4.5: a 304 carries the validators and no body or content metadata.
-                response.StatusCode = 304;
-                return true;
-            }
+            if (Respond(request, response, validators, MimeTypes.For(path), size) is { } range)
+                await response.SendFileAsync(stream, range.Start, range.Length);
+            return true;
+        }
+    }
 
-            response.ContentType = MimeTypes.For(path);
-            response.AddHeader("Accept-Ranges", "bytes");
-            var range = validators.RangeStillValid(request.GetHeader("If-Range"))
-                ? ByteRange.Parse(request.GetHeader("Range"), size)
-                : ByteRange.Whole;
-            switch (range.Kind)
-            {
-                case RangeKind.Unsatisfiable:
-                    response.Send(416, "text/plain", "416 Range Not Satisfiable\n");
-                    response.AddHeader("Content-Range", $"bytes */{size}");
-                    return true;
-                case RangeKind.Partial:
-                    response.StatusCode = 206;
-                    response.AddHeader("Content-Range", $"bytes {range.Start}-{range.End}/{size}");
-                    response.ContentLength = range.Length;
-                    await response.SendFileAsync(stream, range.Start, range.Length);
-                    return true;
-                default:
-                    response.ContentLength = size;
-                    await response.SendFileAsync(stream, 0, size);
-                    return true;
-            }
+    /// <summary>
+    /// The status and headers for a file of this size and these validators: null when the response is complete
+    /// (304, 416), else the bytes of the file its body is.
+    /// </summary>
+    private static ByteRange? Respond(HttpRequest request, HttpResponse response, Validators validators, string contentType, long size)
+    {
+        response.AddHeader("ETag", validators.ETag);
+        response.AddHeader("Last-Modified", validators.LastModifiedText);
+        if (validators.NotModified(request.GetHeader("If-None-Match"), request.GetHeader("If-Modified-Since")))
+        {
+            // RFC 9110 §15.4.5: a 304 carries the validators and no body or content metadata.
+            response.StatusCode = 304;
+            return null;
+        }
+
+        response.ContentType = contentType;
+        response.AddHeader("Accept-Ranges", "bytes");
+        var range = validators.RangeStillValid(request.GetHeader("If-Range"))
+            ? ByteRange.Parse(request.GetHeader("Range"), size)
+            : ByteRange.Whole;
+        switch (range.Kind)
+        {
+            case RangeKind.Unsatisfiable:
+                response.Send(416, "text/plain", "416 Range Not Satisfiable\n");
+                response.AddHeader("Content-Range", $"bytes */{size}");
+                return null;
+            case RangeKind.Partial:
+                response.StatusCode = 206;
+                response.AddHeader("Content-Range", $"bytes {range.Start}-{range.End}/{size}");
+                response.ContentLength = range.Length;
+                return range;
+            default:
+                response.ContentLength = size;
+                return new ByteRange(RangeKind.Whole, 0, size);
         }
     }
 }

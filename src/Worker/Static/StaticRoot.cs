@@ -4,8 +4,8 @@ namespace Prefork.Worker.Static;
 
 public enum LookupStatus { File, Directory, NotFound, Forbidden, BadRequest }
 
-/// <summary>Where a URL path leads in the root: a file or directory (with its real path), or why not.</summary>
-public readonly record struct Lookup(LookupStatus Status, string? RealPath = null);
+/// <summary>Where a URL path leads in the root: a file or directory (with its real path and version), or why not.</summary>
+public readonly record struct Lookup(LookupStatus Status, string? RealPath = null, FileVersion Version = default);
 
 /// <summary>
 /// Maps URL paths to files under one directory and guarantees nothing outside it is reached: the path is
@@ -48,9 +48,13 @@ public sealed class StaticRoot
     {
         if (Native.ResolvePath(candidate) is not { } real) return new(LookupStatus.NotFound);
         if (real != _root && !real.StartsWith(_root + "/", StringComparison.Ordinal)) return new(LookupStatus.Forbidden);
-        if (Directory.Exists(real)) return new(LookupStatus.Directory, real);
         // Devices, sockets and pipes are not content.
-        return File.Exists(real) ? new(LookupStatus.File, real) : new(LookupStatus.NotFound);
+        return Native.Stat(real) switch
+        {
+            { Kind: FileKind.Directory } version => new(LookupStatus.Directory, real, version),
+            { Kind: FileKind.Regular } version => new(LookupStatus.File, real, version),
+            _ => new(LookupStatus.NotFound),
+        };
     }
 
     /// <summary>Percent-decodes once (RFC 3986 §2.1); null when the path decoded cleanly, else why it is refused.</summary>

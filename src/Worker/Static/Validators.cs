@@ -25,11 +25,12 @@ public sealed class Validators
         ETag = $"\"{size:x}-{modified.Ticks:x}\"";
         // HTTP dates have whole seconds; comparisons use the truncated time so a date we sent compares equal.
         LastModified = new DateTime(modified.Ticks - modified.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        LastModifiedText = LastModified.ToString("r", CultureInfo.InvariantCulture);
     }
 
     public string ETag { get; }
     public DateTime LastModified { get; }
-    public string LastModifiedText => LastModified.ToString("r", CultureInfo.InvariantCulture);
+    public string LastModifiedText { get; }
 
     /// <summary>RFC 9110 §13.2.2 steps 3-4: true when a GET or HEAD should get 304.</summary>
     public bool NotModified(string? ifNoneMatch, string? ifModifiedSince)
