@@ -76,7 +76,9 @@ public sealed partial class HttpConnection
     {
         _forwardedClient = null;
         _forwardedAddress = _forwardedScheme = null;
-        if (_host.ProxyTrust is not { } trust) return;
+        // A request without the headers (nearly all of them) costs one look at its field names, and its connection
+        // never has to look its peer up.
+        if (_host.ProxyTrust is not { } trust || !ForwardedHeaders.AnyIn(_head)) return;
         // On a Unix socket the peer has no address and is trusted, as gunicorn trusts it (nginx on the same machine).
         _peerForwards ??= (_remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint) is not { } peer || trust.ForwardedAllowIps.Contains(peer.Address);
         if (!_peerForwards.Value) return;

@@ -10,6 +10,20 @@ namespace Prefork.Http;
 /// </summary>
 internal static class ForwardedHeaders
 {
+    private static ReadOnlySpan<byte> For => "X-Forwarded-For"u8;
+    private static ReadOnlySpan<byte> Proto => "X-Forwarded-Proto"u8;
+
+    /// <summary>True when the head has an X-Forwarded-For or an X-Forwarded-Proto field.</summary>
+    public static bool AnyIn(RequestHead head)
+    {
+        for (int i = 0; i < head.HeaderCount; i++)
+        {
+            var name = head.HeaderName(i);
+            if (Ascii.EqualsIgnoreCase(name, For) || Ascii.EqualsIgnoreCase(name, Proto)) return true;
+        }
+        return false;
+    }
+
     /// <summary>
     /// The client, as nginx's real_ip_recursive finds it: X-Forwarded-For read from its right end (the entry the
     /// nearest proxy added) towards its left, past every address that is itself a trusted proxy; the first one that
@@ -22,7 +36,7 @@ internal static class ForwardedHeaders
         IPEndPoint? reached = null;
         for (int i = head.HeaderCount - 1; i >= 0; i--)
         {
-            if (!Ascii.EqualsIgnoreCase(head.HeaderName(i), "X-Forwarded-For"u8)) continue;
+            if (!Ascii.EqualsIgnoreCase(head.HeaderName(i), For)) continue;
             for (var rest = head.HeaderValue(i); ; )
             {
                 int comma = rest.LastIndexOf((byte)',');
@@ -46,7 +60,7 @@ internal static class ForwardedHeaders
     {
         for (int i = head.HeaderCount - 1; i >= 0; i--)
         {
-            if (!Ascii.EqualsIgnoreCase(head.HeaderName(i), "X-Forwarded-Proto"u8)) continue;
+            if (!Ascii.EqualsIgnoreCase(head.HeaderName(i), Proto)) continue;
             var value = head.HeaderValue(i);
             var last = value[(value.LastIndexOf((byte)',') + 1)..].Trim(" \t"u8);
             return Ascii.EqualsIgnoreCase(last, "https"u8) ? "https" : Ascii.EqualsIgnoreCase(last, "http"u8) ? "http" : null;

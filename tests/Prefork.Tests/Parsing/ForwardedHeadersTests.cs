@@ -74,6 +74,7 @@ public class ForwardedHeadersTests
     public void The_scheme_is_what_the_nearest_proxy_says(string headers, string scheme)
     {
         Assert.Equal(scheme, ForwardedHeaders.Scheme(Head(headers)) ?? "-");
+        Assert.Equal(headers.StartsWith("X-Forwarded-Proto"), ForwardedHeaders.AnyIn(Head(headers)));
     }
 
     private static RequestHead Head(string headers)
