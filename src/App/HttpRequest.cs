@@ -81,8 +81,13 @@ public sealed class HttpRequest
         ? new MemoryStream(array.Array!, array.Offset, array.Count, writable: false)
         : new MemoryStream(Body.ToArray(), writable: false);
 
-    /// <summary>The client's address and port; null on a Unix socket. Looked up once a connection, when first asked.</summary>
+    /// <summary>
+    /// The client's address and port; null on a Unix socket. Behind a trusted proxy (--proxy-protocol,
+    /// --forwarded-allow-ips) the client it names, with port 0 when X-Forwarded-For gave none.
+    /// </summary>
     public IPEndPoint? RemoteEndPoint => _connection?.RemoteEndPoint;
+    /// <summary>"http", or "https" when a trusted proxy's X-Forwarded-Proto says the client used it.</summary>
+    public string Scheme => _connection?.Scheme ?? "http";
     /// <summary>The address and port the client reached; null on a Unix socket.</summary>
     public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;
     /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>

@@ -7,6 +7,8 @@ internal interface IClientConnection
 {
     IPEndPoint? RemoteEndPoint { get; }
     IPEndPoint? LocalEndPoint { get; }
+    /// <summary>"http", or the scheme a trusted proxy says the client used.</summary>
+    string Scheme { get; }
     string ConnectionId { get; }
     /// <summary>The requests the connection has begun, the one running included.</summary>
     int Requests { get; }

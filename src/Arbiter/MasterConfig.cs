@@ -37,6 +37,8 @@ public sealed record MasterConfig(
         if (o.LimitRequestFields < 1) return Fail($"--limit-request-fields must be at least 1 (got {o.LimitRequestFields})");
         if (o.LimitRequestFieldSize < 16) return Fail($"--limit-request-field-size must be at least 16 (got {o.LimitRequestFieldSize})");
         if (o.LimitRequestBody < 0) return Fail($"--limit-request-body must be 0 or more (got {o.LimitRequestBody})");
+        if (!AddressList.TryParse(o.ProxyAllowFrom, out var proxyAllowFrom, out var listError)) return Fail($"--proxy-allow-from: {listError}");
+        if (!AddressList.TryParse(o.ForwardedAllowIps, out var forwardedAllowIps, out listError)) return Fail($"--forwarded-allow-ips: {listError}");
         if (o.Timeout < 1) return Fail($"--timeout must be at least 1 second (got {o.Timeout})");
         if (o.MaxRequests < 0) return Fail($"--max-requests must be 0 or more (got {o.MaxRequests})");
         if (o.MaxRequestsJitter < 0) return Fail($"--max-requests-jitter must be 0 or more (got {o.MaxRequestsJitter})");
@@ -103,6 +105,7 @@ public sealed record MasterConfig(
                 KeepAlive = TimeSpan.FromSeconds(o.KeepAlive),
                 RequestTimeout = TimeSpan.FromSeconds(o.RequestTimeout),
             },
+            ProxyTrust = new ProxyTrust { ProxyProtocol = o.ProxyProtocol, ProxyAllowFrom = proxyAllowFrom!, ForwardedAllowIps = forwardedAllowIps! },
             LogLevel = level,
             MaxRequests = o.MaxRequests,
             MaxRequestsJitter = o.MaxRequestsJitter,

@@ -49,6 +49,15 @@ public sealed class Options
     [Option("limit-request-body", Default = HttpLimits.DefaultMaxBodySize, HelpText = "Largest request body in bytes; larger gets 413.")]
     public long LimitRequestBody { get; set; }
 
+    [Option("proxy-protocol", HelpText = "Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends), which names the client; a connection without one is closed.")]
+    public bool ProxyProtocol { get; set; }
+
+    [Option("proxy-allow-from", Default = AddressList.LocalOnly, HelpText = "With --proxy-protocol: peers that may send the PROXY header, comma-separated addresses and CIDR networks, or *; others are closed.")]
+    public string ProxyAllowFrom { get; set; } = AddressList.LocalOnly;
+
+    [Option("forwarded-allow-ips", Default = AddressList.LocalOnly, HelpText = "Peers whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated addresses and CIDR networks, or *.")]
+    public string ForwardedAllowIps { get; set; } = AddressList.LocalOnly;
+
     [Option('t', "timeout", Default = 30, HelpText = "Seconds a worker may go without a heartbeat before the master kills and replaces it. Worker liveness, not a request deadline (see README).")]
     public int Timeout { get; set; }
 

@@ -40,6 +40,8 @@ public sealed record WorkerSettings
     public required TimeSpan GracefulTimeout { get; init; }
     /// <summary>What a client may send and how long it may take, keep-alive included: the HTTP engine's settings.</summary>
     public required HttpLimits Limits { get; init; }
+    /// <summary>Whom the engine believes about a client's address and scheme (PROXY protocol, X-Forwarded-*).</summary>
+    public required ProxyTrust ProxyTrust { get; init; }
     public required Log.Level LogLevel { get; init; }
     /// <summary>Retire after this many requests (0: never), plus a random 0..MaxRequestsJitter, so workers do not all retire at once.</summary>
     public required int MaxRequests { get; init; }

@@ -52,6 +52,7 @@ public sealed class WorkerServer : IConnectionHost
     public IHttpApp App { get; }
     public ITrafficObserver? Traffic { get; init; }
     public HttpLimits Limits => _settings.Limits;
+    public ProxyTrust ProxyTrust => _settings.ProxyTrust;
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
     public bool KeepAliveAllowed => !_draining && _slot == null;
     public long RequestsServed => Interlocked.Read(ref _requests);

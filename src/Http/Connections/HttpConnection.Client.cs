@@ -14,13 +14,18 @@ public sealed partial class HttpConnection : IClientConnection
     private string? _remoteAddress, _connectionId;
     private int _requests;
 
-    /// <summary>The client's address and port; null on a Unix socket.</summary>
-    public IPEndPoint? RemoteEndPoint => _remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint;
+    /// <summary>
+    /// The client's address and port; null on a Unix socket. Behind a proxy it is trusted to speak for its clients,
+    /// the client it names (HttpConnection.Proxy.cs): the request's X-Forwarded-For, else the PROXY header's source.
+    /// </summary>
+    public IPEndPoint? RemoteEndPoint => _forwardedClient ?? (_remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint);
 
     public IPEndPoint? LocalEndPoint => _localEndPoint ??= _socket.LocalEndPoint as IPEndPoint;
 
     /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
-    public string RemoteAddress => _remoteAddress ??= RemoteEndPoint?.Address.ToString() ?? "-";
+    public string RemoteAddress => _forwardedClient != null
+        ? _forwardedAddress ??= _forwardedClient.Address.ToString()
+        : _remoteAddress ??= RemoteEndPoint?.Address.ToString() ?? "-";
 
     public string ConnectionId => _connectionId ??= _id.ToString("X16");
 

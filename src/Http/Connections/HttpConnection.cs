@@ -67,6 +67,7 @@ public sealed partial class HttpConnection
         try
         {
             _io.Open();
+            if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
             await ServeAsync();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
@@ -125,6 +126,7 @@ public sealed partial class HttpConnection
 
             _head.CopyFrom(Buffered[..parsed.Consumed]);
             _start += parsed.Consumed;
+            ApplyForwardedHeaders();
             MarkRequestStart();
             _request.Reset();
             _response.Reset();

@@ -12,6 +12,8 @@ public interface IConnectionHost
     /// turned off altogether is the limits' to say (<see cref="HttpLimits.KeepAliveEnabled"/>).
     /// </summary>
     bool KeepAliveAllowed { get; }
+    /// <summary>Whom to believe about a client's address and scheme (PROXY protocol, X-Forwarded-*); null: nobody, the socket's peer is the client.</summary>
+    ProxyTrust? ProxyTrust => null;
     /// <summary>Who counts connections and requests and writes the access log; null: nobody (the master's metrics listener).</summary>
     ITrafficObserver? Traffic => null;
     void RequestServed();

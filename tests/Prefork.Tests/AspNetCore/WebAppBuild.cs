@@ -20,7 +20,8 @@ public sealed class WebAppBuild : IAsyncLifetime
 
     /// <summary>
     /// The template's app with its own Program.cs: GET /hello ("Hello from PID"), GET /worker ({"pid":PID}),
-    /// GET /sleep?ms=N (logs "sleep started (pid PID)" first). Its ApplicationStopping callback works for
+    /// GET /sleep?ms=N (logs "sleep started (pid PID)" first), GET /client ("ADDRESS PORT SCHEME" of HttpContext, and
+    /// its ILogger's line "client ADDRESS"). Its ApplicationStopping callback works for
     /// <see cref="StoppingWork"/> and then logs "ApplicationStopping done (pid PID)"; ApplicationStopped logs
     /// "ApplicationStopped (pid PID)". Its logs are its stderr, which is the master's.
     /// </summary>
@@ -44,6 +45,11 @@ public sealed class WebAppBuild : IAsyncLifetime
                 app.Lifetime.ApplicationStopped.Register(() => Console.Error.WriteLine($"ApplicationStopped (pid {pid})"));
                 app.MapGet("/hello", () => $"Hello from {pid}");
                 app.MapGet("/worker", () => Results.Json(new { pid }));
+                app.MapGet("/client", (HttpContext c, ILogger<Program> log) =>
+                {
+                    log.LogWarning("client {Address}", c.Connection.RemoteIpAddress);
+                    return $"{c.Connection.RemoteIpAddress} {c.Connection.RemotePort} {c.Request.Scheme}";
+                });
                 app.MapGet("/sleep", async (int ms) =>
                 {
                     Console.Error.WriteLine($"sleep started (pid {pid})");

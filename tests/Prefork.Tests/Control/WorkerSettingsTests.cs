@@ -28,6 +28,12 @@ public class WorkerSettingsTests
             KeepAlive = TimeSpan.FromSeconds(3),
             RequestTimeout = TimeSpan.FromMilliseconds(9500),
         },
+        ProxyTrust = new ProxyTrust
+        {
+            ProxyProtocol = true,
+            ProxyAllowFrom = AddressList.Parse("10.0.0.0/8, 2001:db8::/32"),
+            ForwardedAllowIps = AddressList.Parse("*"),
+        },
         LogLevel = Log.Level.Warning,
         MaxRequests = 1000,
         MaxRequestsJitter = 5,
@@ -47,7 +53,7 @@ public class WorkerSettingsTests
 
     private static readonly WorkerSettings Unset = new()
     {
-        ListenFds = [], Number = 0, Class = default, MaxConnections = 0, GracefulTimeout = default, Limits = new(),
+        ListenFds = [], Number = 0, Class = default, MaxConnections = 0, GracefulTimeout = default, Limits = new(), ProxyTrust = new(),
         LogLevel = default, MaxRequests = 0, MaxRequestsJitter = 0, AccessLogFormat = default, StaticPrefix = "",
     };
 
@@ -64,7 +70,7 @@ public class WorkerSettingsTests
     [Fact]
     public void Every_member_arrives_as_it_was_sent()
     {
-        foreach (var (record, unset) in new (object, object)[] { (Sample, Unset), (Sample.Limits, Unset.Limits) })
+        foreach (var (record, unset) in new (object, object)[] { (Sample, Unset), (Sample.Limits, Unset.Limits), (Sample.ProxyTrust, Unset.ProxyTrust) })
         {
             foreach (var member in Members(record.GetType()))
                 Assert.True(Show(member.GetValue(record)) != Show(member.GetValue(unset)), $"the sample leaves {member.Name} unset");
@@ -75,6 +81,8 @@ public class WorkerSettingsTests
         foreach (var member in Members(typeof(WorkerSettings)))
             Assert.True(Show(member.GetValue(Sample)) == Show(member.GetValue(arrived)), $"{member.Name} did not arrive");
         Assert.Equal(Sample.Limits, arrived.Limits);
+        Assert.Equal(Sample.ProxyTrust, arrived.ProxyTrust);
+        Assert.True(arrived.ProxyTrust.ProxyAllowFrom.Contains(System.Net.IPAddress.Parse("10.9.8.7")));
         Assert.Equal(Sample.Limits.MaxHeadSize, arrived.Limits.MaxHeadSize);
     }
 

@@ -51,6 +51,9 @@ public class MasterConfigTests
         { "--app: no such file '/no/such/App.dll'", ["--app", "/no/such/App.dll"] },
         { "--log-level must be debug, info, warning, error or critical (got 'loud')", ["--log-level", "loud"] },
         { "--access-log-format must be combined, common or json (got 'xml')", ["--access-log-format", "xml"] },
+        { "--proxy-allow-from: '10.0.0.0/33': the prefix must be a number from 0 to 32", ["--proxy-allow-from", "10.0.0.0/33"] },
+        { "--proxy-allow-from: '10.1.2.3/8' has bits set past its /8 (the network is 10.0.0.0/8)", ["--proxy-allow-from", "10.1.2.3/8"] },
+        { "--forwarded-allow-ips: 'lb.example' is not an IP address or network (a.b.c.d, an IPv6 address, either with /PREFIX, or *)", ["--forwarded-allow-ips", "127.0.0.1,lb.example"] },
         { "--status needs --metrics-bind HOST:PORT of the running master", ["--status"] },
     };
 
@@ -95,6 +98,7 @@ public class MasterConfigTests
         var (config, error) = From();
         Assert.Null(error);
         Assert.Equal(new HttpLimits(), config!.WorkerTemplate.Limits);
+        Assert.Equal(new ProxyTrust(), config.WorkerTemplate.ProxyTrust);
         Assert.True(config.WorkerTemplate.Limits.KeepAliveEnabled);
         Assert.Equal(long.MaxValue, config.WorkerTemplate.RequestsBeforeRetiring());
     }

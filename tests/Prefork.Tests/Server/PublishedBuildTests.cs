@@ -111,18 +111,30 @@ public sealed class PublishedBuildTests(PublishedBuild build, AspNetCore.WebAppB
                 "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
                 "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
                 "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0",
-                "--reuse-port");
+                "--reuse-port", "--proxy-protocol", "--proxy-allow-from", "127.0.0.0/8", "--forwarded-allow-ips", "*");
             await master.WaitForReadyAsync(1, Bound);
             Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
             Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
 
-            Assert.Equal("static a", (await RawHttpConnection.GetAsync(master.Port, "/static/a.txt")).BodyText);
-            Assert.Equal(414, (await RawHttpConnection.GetAsync(master.Port, "/" + new string('a', 300))).Status);
+            // --proxy-protocol: every connection starts with a PROXY header, and one without is closed unanswered.
+            async Task<RawResponse> GetAsync(string path)
+            {
+                await using var c = await RawHttpConnection.ConnectAsync(master.Port);
+                await c.SendAsync($"PROXY TCP4 203.0.113.1 127.0.0.1 4711 80\r\nGET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                return await c.ReadResponseAsync();
+            }
+            Assert.Equal("static a", (await GetAsync("/static/a.txt")).BodyText);
+            Assert.Equal(414, (await GetAsync("/" + new string('a', 300))).Status);
+            await using (var c = await RawHttpConnection.ConnectAsync(master.Port))
+            {
+                await c.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+                Assert.True(await c.IsClosedByServerAsync());
+            }
             await master.WaitForLineAsync(l => l.Contains("[DEBUG] Rejected request: 414", StringComparison.Ordinal), Bound);
 
             await using (var c = await RawHttpConnection.ConnectAsync(master.Port))
             {
-                await c.SendAsync("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n");
+                await c.SendAsync("PROXY UNKNOWN\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n");
                 Assert.Equal(413, (await c.ReadResponseAsync()).Status);
             }
             int metricsPort = await master.WaitForMetricsPortAsync(Bound);

@@ -39,9 +39,11 @@ public sealed class RawHttpConnection : IAsyncDisposable, IDisposable
 
     private RawHttpConnection(Socket socket) => _socket = socket;
 
-    public static async Task<RawHttpConnection> ConnectAsync(int port)
+    /// <summary>A connection to 127.0.0.1:<paramref name="port"/>, from <paramref name="from"/> (another loopback address, 127.0.0.2) when given.</summary>
+    public static async Task<RawHttpConnection> ConnectAsync(int port, IPAddress? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from != null) socket.Bind(new IPEndPoint(from, 0));
         using var cts = new CancellationTokenSource(DefaultTimeout);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
         return new RawHttpConnection(socket);

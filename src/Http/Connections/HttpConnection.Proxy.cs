@@ -1,0 +1,88 @@
+using System.Net;
+using Prefork.App;
+
+namespace Prefork.Http;
+
+/// <summary>
+/// Who the client really is, when a proxy stands between: the PROXY protocol header that starts the connection
+/// (read on the raw connection, before any HTTP byte), and each request's X-Forwarded-For and X-Forwarded-Proto,
+/// believed only from the peers the host's <see cref="ProxyTrust"/> names.
+/// </summary>
+public sealed partial class HttpConnection
+{
+    // Refusals are logged as a warning at most once a minute per worker, the rest at debug: a proxy left without
+    // send-proxy, or a scanner, would otherwise write a line per connection.
+    private const long RefusalWarningEveryMs = 60_000;
+    private static long _nextRefusalWarning;
+
+    private IPEndPoint? _forwardedClient;
+    private string? _forwardedAddress;
+    private string? _forwardedScheme;
+    private bool? _peerForwards;
+
+    /// <summary>"http", or what a trusted proxy's X-Forwarded-Proto said the client used.</summary>
+    public string Scheme => _forwardedScheme ?? "http";
+
+    /// <summary>
+    /// Reads the PROXY header, within the request timeout, and takes the client's address from it; false when the
+    /// connection is to close: the peer may not send one, or what it sent is not one (both logged).
+    /// </summary>
+    private async ValueTask<bool> ReadProxyHeaderAsync(ProxyTrust trust)
+    {
+        // On a Unix socket the peer has no address: whoever may open the socket file may speak for clients (gunicorn).
+        var peer = _socket.RemoteEndPoint as IPEndPoint;
+        if (peer != null && !trust.ProxyAllowFrom.Contains(peer.Address))
+        {
+            Refused(peer, "the peer is not in --proxy-allow-from");
+            return false;
+        }
+        ProxyHeader header;
+        while ((header = ProxyHeaderParser.TryParse(Buffered)).Status == ParseStatus.Incomplete)
+        {
+            var receiving = ReceiveAsync(Phase.ReadingHead);
+            if (!receiving.IsCompleted) _host.WaitingForClient(this, sentNothing: _start == _end);
+            if (await receiving) continue;
+            if (_timedOut) _traffic?.ClientFailed(ClientError.Timeout);
+            if (_timedOut || _start != _end) Refused(peer, _timedOut ? "no whole PROXY header within the request timeout" : "the connection ended inside the PROXY header");
+            return false;
+        }
+        if (header.Status == ParseStatus.Rejected)
+        {
+            Refused(peer, header.Error.Describe());
+            return false;
+        }
+        _start += header.Consumed;
+        if (header.Source != null)
+        {
+            _remoteEndPoint = header.Source;
+            _remoteAddress = null;
+        }
+        return true;
+    }
+
+    private static void Refused(IPEndPoint? peer, string why)
+    {
+        var message = $"PROXY header refused from {peer?.ToString() ?? "a Unix socket"}: {why}; connection closed";
+        long now = Environment.TickCount64, next = Interlocked.Read(ref _nextRefusalWarning);
+        bool warn = now >= next && Interlocked.CompareExchange(ref _nextRefusalWarning, now + RefusalWarningEveryMs, next) == next;
+        Log.Write(warn ? Log.Level.Warning : Log.Level.Debug, warn ? message + " (more within a minute: at debug level)" : message);
+    }
+
+    /// <summary>
+    /// Takes the client's address and scheme from the request's X-Forwarded-For and X-Forwarded-Proto when the
+    /// peer (the client a PROXY header named, when there was one) is trusted; otherwise they change nothing.
+    /// </summary>
+    private void ApplyForwardedHeaders()
+    {
+        _forwardedClient = null;
+        _forwardedAddress = _forwardedScheme = null;
+        // A request without the headers (nearly all of them) costs one look at its field names, and its connection
+        // never has to look its peer up.
+        if (_host.ProxyTrust is not { } trust || !ForwardedHeaders.AnyIn(_head)) return;
+        // On a Unix socket the peer has no address and is trusted, as gunicorn trusts it (nginx on the same machine).
+        _peerForwards ??= (_remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint) is not { } peer || trust.ForwardedAllowIps.Contains(peer.Address);
+        if (!_peerForwards.Value) return;
+        _forwardedClient = ForwardedHeaders.Client(_head, trust.ForwardedAllowIps);
+        _forwardedScheme = ForwardedHeaders.Scheme(_head);
+    }
+}
