@@ -79,14 +79,16 @@ declare -a PORT      # PORT[i]: master i's port, kept across its replacements
 declare -a PIDS=()   # every master this script started or saw start (USR2), for the cleanup
 
 # is_ours PID: a Prefork master still running under that pid (not a later process reusing it).
-is_ours() { [[ -r "/proc/$1/cmdline" ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q 'Prefork\.Master'; }
+is_ours() { [[ -n "$1" ]] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q 'Prefork\.Master'; }
 
 cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
     touch "$STOP_LOAD"
     [[ -z "$LOAD_PID" ]] || wait "$LOAD_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + BOUND))
+    local deadline=$((SECONDS + BOUND)) file
+    # The masters a USR2 started name themselves in the pid files.
+    for file in "$WORK"/master-*.pid; do [[ ! -s "$file" ]] || PIDS+=("$(cat "$file" 2>/dev/null || true)"); done
     for pid in "${PIDS[@]}"; do ! is_ours "$pid" || kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
         while ! gone "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
@@ -110,7 +112,7 @@ wait_for() {
     done
 }
 # gone PID: exited (a zombie not yet reaped counts as gone).
-gone() { [[ ! -e "/proc/$1" ]] || [[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" == Z ]]; }
+gone() { [[ -z "$1" || ! -e "/proc/$1" ]] || [[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" == Z ]]; }
 wait_gone() { wait_for "master $1 to exit" gone "$1"; }
 ready_count() { grep -c ' ready$' "$1" 2>/dev/null || true; }
 ready_at_least() { [[ "$(ready_count "$1")" -ge "$2" ]]; }
@@ -171,11 +173,11 @@ write_haproxy_config() {
 
 # stats FIELD...: per master m1..mN, the named columns of HAProxy's CSV (status, hrsp_2xx, ...), one line each.
 stats() {
-    curl -fsS "http://127.0.0.1:$STATS/stats;csv" | awk -F, -v want="$*" '
+    curl -fsS "http://127.0.0.1:$STATS/stats;csv" 2>/dev/null | awk -F, -v want="$*" '
         NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; n = split(want, w, " "); next }
         $1 == "prefork" && $2 ~ /^m[0-9]+$/ { line = $2; for (i = 1; i <= n; i++) line = line " " $(col[w[i]]); print line }'
 }
-new_pid_file() { [[ -s "$1" && "$(cat "$1")" != "$2" ]]; }
+new_pid_file() { [[ -s "$1" && "$(cat "$1" 2>/dev/null)" != "$2" ]]; }
 is_up() { stats status | grep -q "^m$(($1 + 1)) UP$"; }
 is_down() { ! is_up "$1"; }
 
@@ -253,7 +255,7 @@ if [[ ",$ONLY," == *,usr2,* ]]; then
         log "m$((i + 1)): USR2 to master $pid"
         kill -USR2 "$pid"
         wait_for "the new master of m$((i + 1))" new_pid_file "$WORK/master-$i.pid" "$pid"
-        PIDS+=("$(cat "$WORK/master-$i.pid")")
+        PIDS+=("$(cat "$WORK/master-$i.pid" 2>/dev/null || true)")
         wait_gone "$pid"
         wait_for "HAProxy to see m$((i + 1)) up" is_up "$i"
     done
