@@ -123,13 +123,26 @@ public class FleetTests(ITestOutputHelper output)
             .ToDictionary(f => f[1], f => (f[status], long.Parse(f[answered])));
     }
 
+    /// <summary>Waits, bounded, until HAProxy (its stats port listening: it may have just started) shows <paramref name="server"/> in <paramref name="status"/>.</summary>
     private static async Task WaitForStatusAsync(int statsPort, string server, string status)
     {
         var watch = Stopwatch.StartNew();
-        while ((await StatsAsync(statsPort)).TryGetValue(server, out var s) is var found && !(found && s.Status == status))
+        while (!await HasStatusAsync())
         {
             if (watch.Elapsed > Bound) throw new TimeoutException($"HAProxy did not see {server} {status} within {Bound.TotalSeconds:0}s");
             await Task.Delay(50);
+        }
+
+        async Task<bool> HasStatusAsync()
+        {
+            try
+            {
+                return (await StatsAsync(statsPort)).TryGetValue(server, out var s) && s.Status == status;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
         }
     }
 }

@@ -111,12 +111,13 @@ public sealed class PublishedBuildTests(PublishedBuild build, AspNetCore.WebAppB
                 "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
                 "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
                 "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0",
-                "--reuse-port");
+                "--reuse-port", "--health-path", "/up", "--shutdown-delay", "1");
             await master.WaitForReadyAsync(1, Bound);
             Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
             Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
 
             Assert.Equal("static a", (await RawHttpConnection.GetAsync(master.Port, "/static/a.txt")).BodyText);
+            Assert.Equal("ok\n", (await RawHttpConnection.GetAsync(master.Port, "/up")).BodyText);
             Assert.Equal(414, (await RawHttpConnection.GetAsync(master.Port, "/" + new string('a', 300))).Status);
             await master.WaitForLineAsync(l => l.Contains("[DEBUG] Rejected request: 414", StringComparison.Ordinal), Bound);
 
