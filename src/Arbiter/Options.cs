@@ -79,7 +79,7 @@ public sealed class Options
     [Option("access-log-format", Default = "combined", HelpText = "combined (Apache combined), common (Apache CLF) or json (one object per line).")]
     public string AccessLogFormat { get; set; } = "combined";
 
-    [Option("metrics-bind", HelpText = "Serve /metrics (Prometheus text) and /status from the master on this HOST:PORT; off by default. With --status: the master to ask.")]
+    [Option("metrics-bind", HelpText = "Serve /metrics (Prometheus text), /status, /healthz and /livez from the master on this HOST:PORT; off by default. With --status: the master to ask.")]
     public string? MetricsBind { get; set; }
 
     [Option("status", HelpText = "Print the worker table of the master running at --metrics-bind, then exit.")]

@@ -46,13 +46,6 @@ public class HealthTests(ITestOutputHelper output)
         Assert.Equal(404, (await RawHttpConnection.GetAsync(master.Port, "/healthz/x")).Status);
     }
 
-    [Fact]
-    public async Task Without_the_flag_the_path_is_the_apps()
-    {
-        await using var master = await MasterProcess.StartReadyAsync(1, output: output);
-        Assert.Equal(404, (await RawHttpConnection.GetAsync(master.Port, "/healthz")).Status);
-    }
-
     [Theory]
     [InlineData("async")]
     [InlineData("sync")]

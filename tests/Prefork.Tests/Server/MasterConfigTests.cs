@@ -101,6 +101,9 @@ public class MasterConfigTests
         Assert.Equal(new HttpLimits(), config!.WorkerTemplate.Limits);
         Assert.True(config.WorkerTemplate.Limits.KeepAliveEnabled);
         Assert.Equal(long.MaxValue, config.WorkerTemplate.RequestsBeforeRetiring());
+        // No health path (every path is the app's) and no lame duck: TERM stops at once.
+        Assert.Null(config.WorkerTemplate.HealthPath);
+        Assert.Equal(TimeSpan.Zero, config.ShutdownDelay);
     }
 
     [Fact]
