@@ -31,9 +31,37 @@ public sealed partial class Arbiter
         }
     }
 
+    /// <summary>
+    /// TERM is how orchestrators and init systems stop a server behind a balancer, so with --shutdown-delay it
+    /// first makes the server a lame duck: health answers 503 while everything is still served and accepted,
+    /// and the stop comes when the delay is over (<see cref="EndLameDuck"/>). INT and QUIT are an operator's:
+    /// they stop at once, and end a lame duck early. A TERM from the new master of a binary upgrade, which
+    /// holds the sockets already, stops at once too: there the new generation answers the health checks.
+    /// </summary>
     private void HandleTerm(PosixSignal signal)
     {
+        if (signal == PosixSignal.SIGTERM && _config.ShutdownDelay > TimeSpan.Zero && !_listeners.HandedOver)
+        {
+            if (_lameDuckUntil == 0) BeginLameDuck();
+            return;
+        }
         Log.Info($"Handling signal: {Name(signal)}, graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
+        Stop(0);
+    }
+
+    private void BeginLameDuck()
+    {
+        _lameDuckUntil = _clock() + (long)_config.ShutdownDelay.TotalMilliseconds;
+        Log.Info($"Handling signal: SIGTERM, lame duck for {_config.ShutdownDelay.TotalSeconds:0}s (health answers 503, " +
+                 $"requests are served), then graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
+        foreach (var worker in _workers.Values) worker.Send(ControlChannel.Unready);
+    }
+
+    /// <summary>Called after every event: once the --shutdown-delay is over, the graceful stop.</summary>
+    private void EndLameDuck()
+    {
+        if (_lameDuckUntil == 0 || _stopping || _clock() < _lameDuckUntil) return;
+        Log.Info($"Shutdown delay over: graceful stop (up to {_config.GracefulTimeout.TotalSeconds:0}s)");
         Stop(0);
     }
 
@@ -49,7 +77,7 @@ public sealed partial class Arbiter
     /// </summary>
     private void HandleHup()
     {
-        if (_stopping) return;
+        if (_stopping || _lameDuckUntil != 0) return;
         _generation++;
         Log.Info($"Handling signal: SIGHUP, reloading: booting generation {_generation}");
     }
@@ -76,7 +104,7 @@ public sealed partial class Arbiter
 
     private void HandleUsr2()
     {
-        if (_stopping)
+        if (_stopping || _lameDuckUntil != 0)
         {
             Log.Info("Handling signal: SIGUSR2 ignored: the server is stopping");
             return;

@@ -142,8 +142,10 @@ public sealed partial class Arbiter
             Stop(ControlChannel.BootErrorExitCode);
             return false;
         }
-        _workers[child] = new WorkerProcess(child, number, _generation, _clock());
+        var worker = _workers[child] = new WorkerProcess(child, number, _generation, _clock());
         Log.Info($"Booting worker {number} with pid {child.Pid}");
+        // A replacement booted during the shutdown delay tells the balancer the same as its siblings.
+        if (_lameDuckUntil != 0) worker.Send(ControlChannel.Unready);
         return true;
     }
 

@@ -27,6 +27,8 @@ public sealed partial class Arbiter
     private int _bootFailures;
     private long _nextSpawnAt;
     private bool _stopping;
+    // When SIGTERM's --shutdown-delay ends (milliseconds on the clock); 0: not a lame duck.
+    private long _lameDuckUntil;
     private int _exitCode;
 
     /// <summary>
@@ -78,9 +80,12 @@ public sealed partial class Arbiter
             case WorkerExited x: ReapWorker(x.Worker, x.ExitCode); break;
             case UpgradeExited u: _upgrade.Exited(u.ExitCode); break;
         }
+        EndLameDuck();
         MurderWorkers();
         ManageWorkers();
         Metrics.View = MetricsView.Of(_workers.Values, _retired);
+        // The server takes new work once a worker is ready, until a stop (or its lame duck) begins.
+        Metrics.Serving = !_stopping && _lameDuckUntil == 0 && _workers.Values.Any(w => w.Ready && !w.Stopping);
     }
 
     /// <summary>For tests: queues an event as a signal handler, a worker's pipe or a process exit would.</summary>
@@ -132,6 +137,7 @@ public sealed partial class Arbiter
             if (worker.Stopping) next = Math.Min(next, worker.StopDeadline + 1);
         }
         if (!_stopping && Active.Count() < _target) next = Math.Min(next, _nextSpawnAt);
+        if (!_stopping && _lameDuckUntil != 0) next = Math.Min(next, _lameDuckUntil);
         return next;
     }
 }

@@ -19,6 +19,9 @@ public sealed record MasterConfig(
     /// <summary>--metrics-bind: where the master serves /metrics and /status; null: off.</summary>
     public BindAddress? MetricsBind { get; init; }
 
+    /// <summary>--shutdown-delay: after SIGTERM, how long the server serves on as a lame duck (health 503) before the graceful stop.</summary>
+    public TimeSpan ShutdownDelay { get; init; }
+
     /// <summary>--reuse-port: SO_REUSEPORT on the listening sockets, so other servers may share them.</summary>
     public bool ReusePort { get; init; }
 
@@ -33,6 +36,8 @@ public sealed record MasterConfig(
         if (o.KeepAlive < 0) return Fail($"--keep-alive must be 0 or more seconds (got {o.KeepAlive})");
         if (o.RequestTimeout < 1) return Fail($"--request-timeout must be at least 1 second (got {o.RequestTimeout})");
         if (o.GracefulTimeout < 0) return Fail($"--graceful-timeout must be 0 or more seconds (got {o.GracefulTimeout})");
+        if (o.ShutdownDelay < 0) return Fail($"--shutdown-delay must be 0 or more seconds (got {o.ShutdownDelay})");
+        if (o.HealthPath != null && !IsPlainPath(o.HealthPath)) return Fail($"--health-path must be a plain URL path starting with / (got '{o.HealthPath}')");
         if (o.LimitRequestLine < 16) return Fail($"--limit-request-line must be at least 16 (got {o.LimitRequestLine})");
         if (o.LimitRequestFields < 1) return Fail($"--limit-request-fields must be at least 1 (got {o.LimitRequestFields})");
         if (o.LimitRequestFieldSize < 16) return Fail($"--limit-request-field-size must be at least 16 (got {o.LimitRequestFieldSize})");
@@ -57,7 +62,7 @@ public sealed record MasterConfig(
             return Fail("--user/--group: the master must run as root to switch users");
         if (o.Root != null && !Directory.Exists(o.Root))
             return Fail(File.Exists(o.Root) ? $"--root: '{o.Root}' is a file, not a directory" : $"--root: no such directory '{o.Root}'");
-        if (!o.RootPrefix.StartsWith('/') || o.RootPrefix.Split('/').Any(s => s is "." or "..") || o.RootPrefix.Contains('%'))
+        if (!IsPlainPath(o.RootPrefix))
             return Fail($"--root-prefix must be a plain URL path starting with / (got '{o.RootPrefix}')");
         var (appAssembly, appType) = SplitAppSpec(o.App);
         if (appAssembly != null && !File.Exists(appAssembly)) return Fail($"--app: no such file '{appAssembly}'");
@@ -120,9 +125,19 @@ public sealed record MasterConfig(
             AppAssembly = FullPath(appAssembly),
             AppType = appType,
             AppKind = appKind,
+            HealthPath = o.HealthPath,
         };
         return (new MasterConfig(binds, o.Workers ?? Environment.ProcessorCount, o.Backlog,
-            gracefulTimeout, TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) { MetricsBind = metricsBind, ReusePort = o.ReusePort }, null);
+            gracefulTimeout, TimeSpan.FromSeconds(o.Timeout), FullPath(o.PidFile), template) 
+        {
+            MetricsBind = metricsBind,
+            ReusePort = o.ReusePort,
+            ShutdownDelay = TimeSpan.FromSeconds(o.ShutdownDelay),
+        }, null);
+
+        // A path the request's own path can equal: no dot segments, no escapes, no query or fragment.
+        static bool IsPlainPath(string path) =>
+            path.StartsWith('/') && !path.Split('/').Any(s => s is "." or "..") && path.IndexOfAny(['%', '?', '#', ' ']) < 0;
 
         static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
 

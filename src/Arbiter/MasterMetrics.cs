@@ -14,6 +14,7 @@ public sealed class MasterMetrics : IDisposable
     private readonly long _started;
     private readonly Meter _meter;
     private volatile MetricsView _view = MetricsView.Empty;
+    private volatile bool _serving;
 
     /// <summary><paramref name="clock"/>: milliseconds, <see cref="Environment.TickCount64"/> unless a test says otherwise.</summary>
     public MasterMetrics(Func<long>? clock = null)
@@ -31,6 +32,13 @@ public sealed class MasterMetrics : IDisposable
     {
         get => _view;
         set => _view = value;
+    }
+
+    /// <summary>What /healthz answers: the server takes new work (a worker is ready, no stop or lame duck has begun). Set by the Arbiter's loop.</summary>
+    public bool Serving
+    {
+        get => _serving;
+        set => _serving = value;
     }
 
     public TimeSpan Uptime => TimeSpan.FromMilliseconds(_clock() - _started);

@@ -1,14 +1,15 @@
 using System.Net;
 using System.Net.Sockets;
 using Prefork.App;
+using Prefork.Control;
 using Prefork.Http;
 using Prefork.Http.Loop;
 
 namespace Prefork.Master;
 
 /// <summary>
-/// --metrics-bind: the master's own small HTTP listener for /metrics (Prometheus text) and /status (the
-/// worker table). It runs our own <see cref="HttpConnection"/> on a socket only the master holds (never
+/// --metrics-bind: the master's own small HTTP listener for /metrics (Prometheus text), /status (the
+/// worker table), /healthz (the whole server's health, as --health-path tells it) and /livez (the master runs). It runs our own <see cref="HttpConnection"/> on a socket only the master holds (never
 /// handed to workers, close-on-exec), so the numbers come from the one process that sees every worker.
 /// </summary>
 public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
@@ -78,7 +79,16 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
 
     public ValueTask HandleAsync(HttpRequest request, HttpResponse response)
     {
-        if (request.Method is not (Method.Get or Method.Head))
+        if (request.Path == "/healthz")
+        {
+            Health.Answer(request, response, _registry.Serving);
+        }
+        else if (request.Path == "/livez")
+        {
+            // The master answering at all is the proof: it runs until its last worker has gone.
+            Health.Answer(request, response, serving: true);
+        }
+        else if (request.Method is not (Method.Get or Method.Head))
         {
             response.AddHeader("Allow", "GET, HEAD");
             response.Send(405, "text/plain", "405 Method Not Allowed\n");
@@ -93,7 +103,7 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
         }
         else
         {
-            response.Send(404, "text/plain", "404 Not Found: try /metrics or /status\n");
+            response.Send(404, "text/plain", "404 Not Found: try /metrics, /status, /healthz or /livez\n");
         }
         return ValueTask.CompletedTask;
     }

@@ -34,6 +34,12 @@ public sealed class Options
     [Option("request-timeout", Default = HttpLimits.DefaultRequestTimeoutSeconds, HelpText = "Seconds a client has to send a request head, each part of a body, or to take a response.")]
     public int RequestTimeout { get; set; }
 
+    [Option("shutdown-delay", Default = 0, HelpText = "Seconds the server keeps serving after SIGTERM, with --health-path answering 503, before the graceful stop: time for a load balancer to take it out of rotation.")]
+    public int ShutdownDelay { get; set; }
+
+    [Option("health-path", HelpText = "Answer this path on the public port from the server itself, before the app: 200 while it takes new work, 503 once it is stopping. Off by default.")]
+    public string? HealthPath { get; set; }
+
     [Option("graceful-timeout", Default = 30, HelpText = "Seconds workers get to finish their requests on a graceful stop before they are killed.")]
     public int GracefulTimeout { get; set; }
 
@@ -82,7 +88,7 @@ public sealed class Options
     [Option("access-log-format", Default = "combined", HelpText = "combined (Apache combined), common (Apache CLF) or json (one object per line).")]
     public string AccessLogFormat { get; set; } = "combined";
 
-    [Option("metrics-bind", HelpText = "Serve /metrics (Prometheus text) and /status from the master on this HOST:PORT; off by default. With --status: the master to ask.")]
+    [Option("metrics-bind", HelpText = "Serve /metrics (Prometheus text), /status, /healthz and /livez from the master on this HOST:PORT; off by default. With --status: the master to ask.")]
     public string? MetricsBind { get; set; }
 
     [Option("status", HelpText = "Print the worker table of the master running at --metrics-bind, then exit.")]

@@ -16,6 +16,12 @@ public static class ControlChannel
     /// <summary>Master → worker, when it alone goes (reload, scale-down): stop accepting at once, since its siblings take the queue; finish, exit.</summary>
     public const string Retire = "retire";
 
+    /// <summary>
+    /// Master → worker, when SIGTERM starts the --shutdown-delay: the server is about to stop, so the health path
+    /// answers 503 from now on; everything else is served and accepted as before until <see cref="Stop"/>.
+    /// </summary>
+    public const string Unready = "unready";
+
     /// <summary>Master → worker: reopen the log files (after logrotate moved them; SIGUSR1).</summary>
     public const string Reopen = "reopen";
 

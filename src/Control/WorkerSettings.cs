@@ -67,6 +67,8 @@ public sealed record WorkerSettings
     public string? AppType { get; init; }
     /// <summary>How the worker runs <see cref="AppAssembly"/>: the master's MasterConfig tells, from the app's runtimeconfig.</summary>
     public AppKind AppKind { get; init; }
+    /// <summary>--health-path: the path the worker answers itself, before the app, with the server's health; null: off.</summary>
+    public string? HealthPath { get; init; }
     /// <summary><see cref="AppKind.Self"/>: the arguments the app's own program is started with, those of the master's command line that are not the master's.</summary>
     public string[] AppArguments { get; init; } = [];
 

@@ -28,6 +28,7 @@ public sealed class WorkerCycle
     // Held for the life of the process: a registration collected is a signal no longer handled.
     private readonly PosixSignalRegistration[] _signals;
     private WorkerServer? _server;
+    private HealthCheck? _health;
 
     private WorkerCycle(WorkerSettings settings, AccessLog? accessLog, int reportFd)
     {
@@ -108,6 +109,7 @@ public sealed class WorkerCycle
     {
         // The sockets and the report are one worker's: a second app (a process that builds two hosts) has neither.
         if (_server != null) throw new InvalidOperationException("this worker already serves an app");
+        if (Settings.HealthPath != null) app = _health = new HealthCheck(Settings.HealthPath, app);
         var server = _server = new WorkerServer(Settings, app) { Traffic = new WorkerTraffic(_metrics, _accessLog) };
         // The master answers with Retire once a replacement is ready; until then this worker serves as before.
         _ = server.Retire.ContinueWith(_ => OnLoop(() => _channel.Send(ControlChannel.Retiring)));
@@ -164,8 +166,15 @@ public sealed class WorkerCycle
     {
         switch (command)
         {
-            case null: _stop.TrySetResult(MasterGone); break;
-            case ControlChannel.Stop: _stop.TrySetResult(ServerStopping); break;
+            case null:
+                _health?.ServerStopping();
+                _stop.TrySetResult(MasterGone);
+                break;
+            case ControlChannel.Unready: _health?.ServerStopping(); break;
+            case ControlChannel.Stop:
+                _health?.ServerStopping();
+                _stop.TrySetResult(ServerStopping);
+                break;
             case ControlChannel.Retire:
                 _stop.TrySetResult(_server?.Retire.IsCompleted == true ? "its --max-requests reached, replaced" : "retired by the master");
                 break;

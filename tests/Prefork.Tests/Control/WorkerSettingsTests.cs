@@ -49,6 +49,7 @@ public class WorkerSettingsTests
         AppType = "MyApp.Shop",
         AppKind = AppKind.Self,
         AppArguments = ["--environment", "Staging"],
+        HealthPath = "/healthz",
     };
 
     private static readonly WorkerSettings Unset = new()

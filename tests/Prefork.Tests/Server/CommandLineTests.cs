@@ -74,6 +74,8 @@ public class CommandLineTests(ITestOutputHelper output)
     [InlineData("unexpected argument 'foo'", "foo")]
     [InlineData("unexpected argument '127.0.0.1:0'", "--bind", "127.0.0.1:0", "127.0.0.1:0")]
     [InlineData("is a file, not a directory", "--root", "Prefork.Master.dll")]
+    [InlineData("--shutdown-delay must be 0 or more seconds (got -5)", "--shutdown-delay", "-5")]
+    [InlineData("--health-path must be a plain URL path starting with / (got 'healthz')", "--health-path", "healthz")]
     public async Task The_master_refuses_them_with_one_line(string expected, params string[] args)
     {
         var lines = await AssertOneErrorLineAsync(args, 2, output);

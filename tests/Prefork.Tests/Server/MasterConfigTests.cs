@@ -35,6 +35,10 @@ public class MasterConfigTests
         { "--keep-alive must be 0 or more seconds (got -1)", ["--keep-alive", "-1"] },
         { "--request-timeout must be at least 1 second (got 0)", ["--request-timeout", "0"] },
         { "--graceful-timeout must be 0 or more seconds (got -1)", ["--graceful-timeout", "-1"] },
+        { "--shutdown-delay must be 0 or more seconds (got -1)", ["--shutdown-delay", "-1"] },
+        { "--health-path must be a plain URL path starting with / (got 'healthz')", ["--health-path", "healthz"] },
+        { "--health-path must be a plain URL path starting with / (got '/healthz?full')", ["--health-path", "/healthz?full"] },
+        { "--health-path must be a plain URL path starting with / (got '/a/../healthz')", ["--health-path", "/a/../healthz"] },
         { "--limit-request-line must be at least 16 (got 15)", ["--limit-request-line", "15"] },
         { "--limit-request-fields must be at least 1 (got 0)", ["--limit-request-fields", "0"] },
         { "--limit-request-field-size must be at least 16 (got 8)", ["--limit-request-field-size", "8"] },
@@ -101,6 +105,9 @@ public class MasterConfigTests
         Assert.Equal(new ProxyTrust(), config.WorkerTemplate.ProxyTrust);
         Assert.True(config.WorkerTemplate.Limits.KeepAliveEnabled);
         Assert.Equal(long.MaxValue, config.WorkerTemplate.RequestsBeforeRetiring());
+        // No health path (every path is the app's) and no lame duck: TERM stops at once.
+        Assert.Null(config.WorkerTemplate.HealthPath);
+        Assert.Equal(TimeSpan.Zero, config.ShutdownDelay);
     }
 
     [Fact]

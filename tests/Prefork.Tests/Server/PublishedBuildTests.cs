@@ -111,7 +111,8 @@ public sealed class PublishedBuildTests(PublishedBuild build, AspNetCore.WebAppB
                 "--limit-request-field-size", "300", "--limit-request-body", "1000", "-t", "25",
                 "--max-requests", "1000", "--max-requests-jitter", "5", "--pid", pidFile, "--access-log-format", "json",
                 "--log-level", "debug", "--root", site.FullName, "--root-prefix", "/static", "--metrics-bind", "127.0.0.1:0",
-                "--reuse-port", "--proxy-protocol", "--proxy-allow-from", "127.0.0.0/8", "--forwarded-allow-ips", "*");
+                "--reuse-port", "--proxy-protocol", "--proxy-allow-from", "127.0.0.0/8", "--forwarded-allow-ips", "*",
+                "--health-path", "/up", "--shutdown-delay", "1");
             await master.WaitForReadyAsync(1, Bound);
             Assert.Equal(2, master.Lines.Count(l => MasterProcess.ListeningRegex().IsMatch(l)));
             Assert.Equal(master.MasterPid.ToString(), File.ReadAllText(pidFile).Trim());
@@ -124,6 +125,7 @@ public sealed class PublishedBuildTests(PublishedBuild build, AspNetCore.WebAppB
                 return await c.ReadResponseAsync();
             }
             Assert.Equal("static a", (await GetAsync("/static/a.txt")).BodyText);
+            Assert.Equal("ok\n", (await GetAsync("/up")).BodyText);
             Assert.Equal(414, (await GetAsync("/" + new string('a', 300))).Status);
             await using (var c = await RawHttpConnection.ConnectAsync(master.Port))
             {
