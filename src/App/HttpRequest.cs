@@ -88,6 +88,9 @@ public sealed class HttpRequest
     /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
     public string ConnectionId => _connection?.ConnectionId ?? "";
 
+    /// <summary>True when the request came over TLS.</summary>
+    public bool IsHttps => _connection?.IsHttps ?? false;
+
     /// <summary>Names this request: its connection's id and its number on the connection, for logs that trace one request.</summary>
     public string RequestId => _requestId ??= _connection == null ? "" : $"{_connection.ConnectionId}:{_connection.Requests:X8}";
 

@@ -8,6 +8,8 @@ internal interface IClientConnection
     IPEndPoint? RemoteEndPoint { get; }
     IPEndPoint? LocalEndPoint { get; }
     string ConnectionId { get; }
+    /// <summary>True when the connection is TLS (a listener marked https, README: TLS).</summary>
+    bool IsHttps { get; }
     /// <summary>The requests the connection has begun, the one running included.</summary>
     int Requests { get; }
     CancellationToken Aborted { get; }

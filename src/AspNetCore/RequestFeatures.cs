@@ -54,7 +54,7 @@ internal partial class RequestFeatures : IFeatureCollection,
         _endpoints = null;
         _requestAborted = null;
         Method = _request.MethodName;
-        Scheme = "http";
+        Scheme = _request.IsHttps ? "https" : "http";
         PathBase = "";
         RawTarget = _request.Target;
         Path = DotSegments.Remove(PathString.FromUriComponent(_request.Path).Value ?? "/");
