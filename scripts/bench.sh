@@ -4,6 +4,7 @@
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
+#   scripts/bench.sh --only tls              # Prefork's TLS beside nginx's (scripts/bench/tls.sh)
 #
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
 # publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
@@ -49,6 +50,7 @@ Options:
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
   --only aspnet       run only the ASP.NET Core scenario (Kestrel alone vs the app under Prefork)
+  --only tls          run only the TLS scenario (Prefork and nginx over https, same certificate)
   --out FILE          also write the report to FILE
   -h, --help          this help
 EOF
@@ -74,7 +76,7 @@ while [[ $# -gt 0 ]]; do
         *)                die "unknown option '$1' (try --help)" ;;
     esac
 done
-[[ -z "$ONLY" || "$ONLY" == aspnet ]] || die "--only takes 'aspnet' (got '$ONLY')"
+[[ -z "$ONLY" || "$ONLY" == aspnet || "$ONLY" == tls ]] || die "--only takes 'aspnet' or 'tls' (got '$ONLY')"
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
 for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
@@ -298,7 +300,7 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-[[ -n "$ONLY" ]] || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+[[ "$ONLY" == aspnet ]] || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
     die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
 if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
@@ -331,6 +333,14 @@ if [[ -z "$ONLY" ]]; then
     [[ -x "$KESTREL_DIR/Kestrel" ]] || die "the build did not produce $KESTREL_DIR/Kestrel"
 fi
 [[ -x "$MASTER_BIN" ]] || die "the publish did not produce $MASTER_BIN"
+# The TLS scenario: its own block (scripts/bench/tls.sh), then done.
+if [[ "$ONLY" == tls ]]; then
+    command -v openssl >/dev/null || apt_install openssl || die "openssl is needed"
+    # shellcheck source=scripts/bench/tls.sh
+    source "$HERE/tls.sh"
+    tls_bench
+    exit 0
+fi
 # The SDK's own template, offline (it restores nothing), with the bench's Program.cs and appsettings.json; built
 # outside the repository, so none of Prefork's build settings reach it.
 (cd "$WORK" && timeout 120 dotnet new web -o "$ASPNET_DIR" -n App --no-update-check &&

@@ -78,11 +78,18 @@ public partial class TlsTests(ITestOutputHelper output) : IDisposable
     public async Task A_certificate_alone_makes_every_bind_TLS_as_in_gunicorn()
     {
         var (cert, key, _) = _certificates.Server("server");
-        await using var master = await MasterProcess.StartAsync(["--workers", "1", "--certfile", cert, "--keyfile", key], output);
+        // A static file, too: over TLS it goes through the stream, not sendfile.
+        var site = Directory.CreateDirectory(Path.Combine(_certificates.Folder, "site"));
+        var content = string.Concat(Enumerable.Range(0, 30_000).Select(i => $"{i:D9}\n"));
+        File.WriteAllText(Path.Combine(site.FullName, "big.txt"), content);
+        await using var master = await MasterProcess.StartAsync(["--workers", "1", "--certfile", cert, "--keyfile", key, "--root", site.FullName], output);
         var listening = await master.WaitForLineAsync(MasterProcess.AnyListeningRegex(), Bound);
         Assert.StartsWith("https://127.0.0.1:", listening.Groups["url"].Value);
         await master.WaitForCountAsync(MasterProcess.ReadyRegex(), 1, Bound);
         Assert.Equal(200, (await TlsClient.GetAsync(TlsPort(master))).Status);
+        var file = await TlsClient.GetAsync(TlsPort(master), "/big.txt");
+        Assert.Equal(200, file.Status);
+        Assert.EndsWith("\r\n\r\n" + content, file.Text);
     }
 
     [Fact]
