@@ -5,6 +5,7 @@
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
 #   scripts/bench.sh --only static,busy,post # static files, many busy connections, POST bodies
+#   scripts/bench.sh --only tls              # Prefork's TLS beside nginx's (scripts/bench/tls.sh)
 #
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
 # publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
@@ -54,7 +55,8 @@ Options:
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
   --only NAME[,NAME]  run only these scenarios: aspnet (Kestrel alone vs the app under Prefork), static
-                      (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel)
+                      (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel); tls (Prefork and nginx
+                      over https, same certificate: runs alone, with its own report)
   --prefork DIR       measure the Prefork published in DIR (dotnet publish -c Release src/Master -o DIR)
                       instead of publishing it here
   --out FILE          also write the report to FILE
@@ -84,10 +86,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 for name in ${ONLY//,/ }; do
-    [[ "$name" =~ ^(aspnet|static|busy|post)$ ]] || die "--only takes aspnet, static, busy or post, comma-separated (got '$name')"
+    [[ "$name" =~ ^(aspnet|static|busy|post|tls)$ ]] || die "--only takes aspnet, static, busy, post or tls, comma-separated (got '$name')"
 done
 # wants NAME: the scenario runs (every one does without --only).
 wants() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
+[[ "$ONLY" != *tls* || "$ONLY" == tls ]] || die "--only tls runs alone (got '$ONLY')"
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
 for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
@@ -329,7 +332,7 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy && ! wants tls; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
     die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
 if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
@@ -364,6 +367,14 @@ if [[ -z "$ONLY" ]] || wants busy || wants post; then
     [[ -x "$KESTREL_DIR/Kestrel" ]] || die "the build did not produce $KESTREL_DIR/Kestrel"
 fi
 [[ -x "$MASTER_BIN" ]] || die "the publish did not produce $MASTER_BIN"
+# The TLS scenario: its own block (scripts/bench/tls.sh), then done.
+if [[ "$ONLY" == tls ]]; then
+    command -v openssl >/dev/null || apt_install openssl || die "openssl is needed"
+    # shellcheck source=scripts/bench/tls.sh
+    source "$HERE/tls.sh"
+    tls_bench
+    exit 0
+fi
 if wants aspnet; then
     # The SDK's own template, offline (it restores nothing), with the bench's Program.cs and appsettings.json; built
     # outside the repository, so none of Prefork's build settings reach it.

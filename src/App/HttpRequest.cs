@@ -86,12 +86,15 @@ public sealed class HttpRequest
     /// --forwarded-allow-ips) the client it names, with port 0 when X-Forwarded-For gave none.
     /// </summary>
     public IPEndPoint? RemoteEndPoint => _connection?.RemoteEndPoint;
-    /// <summary>"http", or "https" when a trusted proxy's X-Forwarded-Proto says the client used it.</summary>
+    /// <summary>"https" over TLS, else "http"; behind a trusted proxy, what its X-Forwarded-Proto says the client used.</summary>
     public string Scheme => _connection?.Scheme ?? "http";
     /// <summary>The address and port the client reached; null on a Unix socket.</summary>
     public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;
     /// <summary>Names the connection, the same for each request it carries and unique among a server's live workers.</summary>
     public string ConnectionId => _connection?.ConnectionId ?? "";
+
+    /// <summary>True when the request came to this server over TLS (what the client used is <see cref="Scheme"/>).</summary>
+    public bool IsHttps => _connection?.IsHttps ?? false;
 
     /// <summary>Names this request: its connection's id and its number on the connection, for logs that trace one request.</summary>
     public string RequestId => _requestId ??= _connection == null ? "" : $"{_connection.ConnectionId}:{_connection.Requests:X8}";

@@ -10,6 +10,8 @@ internal interface IClientConnection
     /// <summary>"http", or the scheme a trusted proxy says the client used.</summary>
     string Scheme { get; }
     string ConnectionId { get; }
+    /// <summary>True when the connection is TLS (a listener marked https, README: TLS).</summary>
+    bool IsHttps { get; }
     /// <summary>The requests the connection has begun, the one running included.</summary>
     int Requests { get; }
     CancellationToken Aborted { get; }

@@ -130,7 +130,7 @@ public sealed partial class Arbiter
     private bool Spawn()
     {
         int number = Enumerable.Range(1, _target).First(n => Active.All(w => w.Number != n));
-        var settings = _config.WorkerTemplate with { ListenFds = _listeners.Fds.ToArray(), Number = number };
+        var settings = _config.WorkerTemplate with { ListenFds = _listeners.Fds.ToArray(), TlsListenFds = _listeners.TlsFds.ToArray(), Number = number };
         IWorkerChild child;
         try
         {

@@ -3,14 +3,33 @@ using System.Net.Sockets;
 
 namespace Prefork.Master;
 
-/// <summary>One --bind value: a TCP host and port, or a Unix socket path.</summary>
+/// <summary>
+/// One --bind value: a TCP host and port, or a Unix socket path, either one marked https:// (TLS) or http://
+/// (plain), or not marked. An unmarked bind is TLS when --certfile is given and no bind is marked https://
+/// (as in gunicorn, where a certificate makes every bind TLS); MasterConfig settles it (<see cref="Tls"/>).
+/// </summary>
 public sealed record BindAddress(string Text, EndPoint EndPoint)
 {
     public const int DefaultPort = 8888;
 
     public bool IsUnix => EndPoint is UnixDomainSocketEndPoint;
 
+    /// <summary>True: https://; false: http://; null: not marked (until MasterConfig settles it).</summary>
+    public bool? Tls { get; init; }
+
+    public bool IsTls => Tls == true;
+
     public static bool TryParse(string text, out BindAddress? bind, out string? error)
+    {
+        bool? tls = text.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? true
+            : text.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? false
+            : null;
+        bool parsed = TryParseAddress(tls == null ? text : text[(tls.Value ? "https://" : "http://").Length..], out bind, out error);
+        if (bind != null) bind = bind with { Text = text, Tls = tls };
+        return parsed;
+    }
+
+    private static bool TryParseAddress(string text, out BindAddress? bind, out string? error)
     {
         bind = null;
         error = null;

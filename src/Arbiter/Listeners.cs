@@ -12,7 +12,21 @@ public sealed class Listeners : IDisposable
 {
     private readonly List<(BindAddress Bind, Socket Socket)> _sockets = new();
 
-    public IReadOnlyList<int> Fds => _sockets.Select(s => (int)s.Socket.SafeHandle.DangerousGetHandle()).ToList();
+    public IReadOnlyList<int> Fds => _sockets.Select(s => Fd(s.Socket)).ToList();
+
+    /// <summary>Those of <see cref="Fds"/> that speak TLS.</summary>
+    public IReadOnlyList<int> TlsFds => _sockets.Where(s => s.Bind.IsTls).Select(s => Fd(s.Socket)).ToList();
+
+    private static int Fd(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    /// <summary>
+    /// Inherited sockets speak TLS as the --bind in the same place on the command line says: the old master of a
+    /// binary upgrade hands them over in its order, systemd in its socket unit's (the README says to keep them alike).
+    /// </summary>
+    public void MarkTls(IReadOnlyList<BindAddress> binds)
+    {
+        for (int i = 0; i < _sockets.Count && i < binds.Count; i++) _sockets[i] = _sockets[i] with { Bind = _sockets[i].Bind with { Tls = binds[i].Tls } };
+    }
 
     /// <summary>
     /// Binds every address or none: the first failure closes what was opened and says why in one line. An
@@ -74,11 +88,13 @@ public sealed class Listeners : IDisposable
     /// <summary>The addresses as clients reach them, with the port the kernel picked for port 0.</summary>
     public IEnumerable<string> Urls => _sockets.Select(s => s.Socket.LocalEndPoint switch
     {
-        IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"http://[{ip.Address}]:{ip.Port}",
-        IPEndPoint ip => $"http://{ip.Address}:{ip.Port}",
+        IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"{Scheme(s.Bind)}://[{ip.Address}]:{ip.Port}",
+        IPEndPoint ip => $"{Scheme(s.Bind)}://{ip.Address}:{ip.Port}",
         UnixDomainSocketEndPoint unix => $"unix:{unix}",
         _ => s.Bind.Text,
     });
+
+    private static string Scheme(BindAddress bind) => bind.IsTls ? "https" : "http";
 
     private static Socket Listen(BindAddress bind, int backlog, bool reusePort)
     {

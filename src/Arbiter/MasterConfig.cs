@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Prefork.Control;
 using Prefork.Http;
+using Prefork.Http.Tls;
 
 namespace Prefork.Master;
 
@@ -80,7 +81,7 @@ public sealed record MasterConfig(
         if (!Enum.TryParse<AccessLogFormat>(o.AccessLogFormat, ignoreCase: true, out var accessLogFormat) || int.TryParse(o.AccessLogFormat, out _))
             return Fail($"--access-log-format must be combined, common or json (got '{o.AccessLogFormat}')");
         BindAddress? metricsBind = null;
-        if (o.MetricsBind != null && (!BindAddress.TryParse(o.MetricsBind, out metricsBind, out var metricsError) || metricsBind!.IsUnix))
+        if (o.MetricsBind != null && (!BindAddress.TryParse(o.MetricsBind, out metricsBind, out var metricsError) || metricsBind!.IsUnix || metricsBind.Tls != null))
             return Fail($"--metrics-bind {o.MetricsBind}: {metricsError ?? "must be HOST:PORT"}");
         if (o.Status && metricsBind == null) return Fail("--status needs --metrics-bind HOST:PORT of the running master");
 
@@ -90,6 +91,8 @@ public sealed record MasterConfig(
             if (!BindAddress.TryParse(text, out var bind, out var error)) return Fail($"--bind {text}: {error}");
             binds.Add(bind!);
         }
+        var (tls, tlsError) = SettleTls(o, binds);
+        if (tlsError != null) return Fail(tlsError);
 
         // Seconds on the command line, time spans from here on: each is converted once, here, and the master
         // and its workers read the same value.
@@ -97,6 +100,7 @@ public sealed record MasterConfig(
         var template = new WorkerSettings
         {
             ListenFds = [],
+            Tls = tls,
             Number = 0,
             Class = workerClass,
             MaxConnections = o.WorkerConnections,
@@ -139,8 +143,6 @@ public sealed record MasterConfig(
         static bool IsPlainPath(string path) =>
             path.StartsWith('/') && !path.Split('/').Any(s => s is "." or "..") && path.IndexOfAny(['%', '?', '#', ' ']) < 0;
 
-        static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
-
         // "MyApp.dll:Namespace.Type": the type follows the last colon, unless that colon is part of the path.
         static (string? Path, string? Type) SplitAppSpec(string? spec)
         {
@@ -150,6 +152,35 @@ public sealed record MasterConfig(
         }
 
         static (MasterConfig?, string?) Fail(string error) => (null, error);
+    }
+
+    private static string? FullPath(string? path) => path == null ? null : Path.GetFullPath(path);
+
+    /// <summary>
+    /// Which binds speak TLS (each in <paramref name="binds"/> is settled in place), and the certificate files,
+    /// read once here so a bad path, a bad PEM or a key that is not the certificate's stops the start with one line.
+    /// </summary>
+    private static (TlsSettings? Tls, string? Error) SettleTls(Options o, List<BindAddress> binds)
+    {
+        if (o.CertFile == null)
+        {
+            if (o.KeyFile != null || o.CaCerts != null) return (null, "--keyfile and --ca-certs need --certfile");
+            var marked = binds.FirstOrDefault(b => b.IsTls);
+            return (null, marked == null ? null : $"--bind {marked.Text}: https:// needs --certfile");
+        }
+        bool anyMarked = binds.Any(b => b.IsTls);
+        for (int i = 0; i < binds.Count; i++) binds[i] = binds[i] with { Tls = binds[i].Tls ?? !anyMarked };
+        if (!binds.Any(b => b.IsTls)) return (null, "--certfile: every --bind is marked http://, so none would serve TLS");
+        var tls = new TlsSettings { CertFile = FullPath(o.CertFile)!, KeyFile = FullPath(o.KeyFile ?? o.CertFile)!, CaCerts = FullPath(o.CaCerts) };
+        try
+        {
+            TlsServer.Load(tls);
+        }
+        catch (TlsSetupException e)
+        {
+            return (null, e.Message);
+        }
+        return (tls, null);
     }
 
     /// <summary>An app that is its own master: its workers are its own program again, with <paramref name="appArguments"/>.</summary>

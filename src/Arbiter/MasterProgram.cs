@@ -88,7 +88,15 @@ public static class MasterProgram
             if (config.WorkerTemplate.AccessLog == "-")
                 config = config with { WorkerTemplate = config.WorkerTemplate with { AccessLog = null, AccessLogFd = Native.Dup(1) } };
             PrepareLogFiles(config.WorkerTemplate);
-            listeners = Listeners.FromEnvironment() ?? Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
+            if (Listeners.FromEnvironment() is { } inherited)
+            {
+                listeners = inherited;
+                listeners.MarkTls(config.Binds);
+            }
+            else
+            {
+                listeners = Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
+            }
             config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd, ListenUrls = listeners.Urls.ToArray() } };
             if (config.MetricsBind != null) metricsEndpoint = MetricsEndpoint.Start(config.MetricsBind, metrics);
             pidFile?.Write();

@@ -10,8 +10,17 @@ namespace Prefork.Master;
 /// </summary>
 public sealed class Options
 {
-    [Option('b', "bind", HelpText = "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. (default: 127.0.0.1:8888)")]
+    [Option('b', "bind", HelpText = "Address to listen on: HOST:PORT, [IPv6]:PORT or unix:PATH, marked https:// for TLS (see --certfile). Repeat for several. Port 0 picks a free port. (default: 127.0.0.1:8888)")]
     public IEnumerable<string> Bind { get; set; } = [];
+
+    [Option("certfile", HelpText = "Serve TLS with this PEM certificate (then any intermediates). Makes every --bind TLS, unless some are marked https://; http:// marks a plain one.")]
+    public string? CertFile { get; set; }
+
+    [Option("keyfile", HelpText = "The PEM private key of --certfile (unencrypted). (default: the --certfile itself)")]
+    public string? KeyFile { get; set; }
+
+    [Option("ca-certs", HelpText = "PEM certificates of the authorities a client certificate must chain to: with it, every TLS client must present one.")]
+    public string? CaCerts { get; set; }
 
     [Option("reuse-port", HelpText = "Let other servers bind the same address (SO_REUSEPORT, each of them with --reuse-port); the kernel spreads new connections among them. Off: an address in use is an error.")]
     public bool ReusePort { get; set; }

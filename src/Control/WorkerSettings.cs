@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Prefork.Http;
+using Prefork.Http.Tls;
 
 namespace Prefork.Control;
 
@@ -28,6 +29,10 @@ public sealed record WorkerSettings
 
     /// <summary>Listening socket descriptors inherited from the master.</summary>
     public required int[] ListenFds { get; init; }
+    /// <summary>Those of <see cref="ListenFds"/> that speak TLS, with the certificate <see cref="Tls"/> names.</summary>
+    public int[] TlsListenFds { get; init; } = [];
+    /// <summary>--certfile, --keyfile, --ca-certs; null when no listener speaks TLS.</summary>
+    public TlsSettings? Tls { get; init; }
     /// <summary>The URLs clients reach those sockets on, as the master logged them ("http://127.0.0.1:8888"), for apps that ask.</summary>
     public string[] ListenUrls { get; init; } = [];
     /// <summary>The shared <see cref="Scoreboard"/>'s descriptor, inherited like the sockets.</summary>

@@ -3,6 +3,7 @@ using Prefork.App;
 using Prefork.Control;
 using Prefork.Http;
 using Prefork.Http.Loop;
+using Prefork.Http.Tls;
 
 namespace Prefork.Serving;
 
@@ -24,14 +25,16 @@ public sealed class WorkerCycle
     private readonly TaskCompletionSource<string> _stop = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly MasterChannel _channel;
     private readonly AccessLog? _accessLog;
+    private readonly TlsServer? _tls;
     private readonly WorkerMetrics _metrics;
     // Held for the life of the process: a registration collected is a signal no longer handled.
     private readonly PosixSignalRegistration[] _signals;
     private WorkerServer? _server;
     private HealthCheck? _health;
 
-    private WorkerCycle(WorkerSettings settings, AccessLog? accessLog, int reportFd)
+    private WorkerCycle(WorkerSettings settings, AccessLog? accessLog, TlsServer? tls, int reportFd)
     {
+        _tls = tls;
         Settings = settings;
         _accessLog = accessLog;
         _metrics = new WorkerMetrics(settings.Number);
@@ -63,6 +66,7 @@ public sealed class WorkerCycle
     {
         WorkerSettings settings;
         AccessLog? accessLog;
+        TlsServer? tls;
         try
         {
             settings = WorkerSettings.FromEnvironment();
@@ -72,14 +76,16 @@ public sealed class WorkerCycle
             accessLog = settings.AccessLogFd >= 0 ? new AccessLog(settings.AccessLogFd, settings.AccessLogFormat)
                 : settings.AccessLog != null ? new AccessLog(settings.AccessLog, settings.AccessLogFormat)
                 : null;
+            // Read by each new worker, as the user it serves as: a reload picks up a renewed certificate.
+            tls = settings.Tls is { } files ? TlsServer.Load(files) : null;
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or TlsSetupException)
         {
             Log.Critical($"Worker cannot boot: {e.Message}");
             return null;
         }
         Log.MinimumLevel = settings.LogLevel;
-        return new WorkerCycle(settings, accessLog, reportFd);
+        return new WorkerCycle(settings, accessLog, tls, reportFd);
     }
 
     /// <summary>The worker program's whole life: boot, make the app, serve until told to stop, drain. Returns the exit code.</summary>
@@ -110,7 +116,7 @@ public sealed class WorkerCycle
         // The sockets and the report are one worker's: a second app (a process that builds two hosts) has neither.
         if (_server != null) throw new InvalidOperationException("this worker already serves an app");
         if (Settings.HealthPath != null) app = _health = new HealthCheck(Settings.HealthPath, app);
-        var server = _server = new WorkerServer(Settings, app) { Traffic = new WorkerTraffic(_metrics, _accessLog) };
+        var server = _server = new WorkerServer(Settings, app) { Traffic = new WorkerTraffic(_metrics, _accessLog), Tls = _tls };
         // The master answers with Retire once a replacement is ready; until then this worker serves as before.
         _ = server.Retire.ContinueWith(_ => OnLoop(() => _channel.Send(ControlChannel.Retiring)));
         server.Start();

@@ -5,6 +5,7 @@ using Prefork.App;
 using Prefork.Control;
 using Prefork.Http;
 using Prefork.Http.Loop;
+using Prefork.Http.Tls;
 
 namespace Prefork.Serving;
 
@@ -51,6 +52,8 @@ public sealed class WorkerServer : IConnectionHost
 
     public IHttpApp App { get; }
     public ITrafficObserver? Traffic { get; init; }
+    /// <summary>The certificate the listeners in <see cref="WorkerSettings.TlsListenFds"/> serve; read as the worker booted.</summary>
+    public TlsServer? Tls { get; init; }
     public HttpLimits Limits => _settings.Limits;
     public ProxyTrust ProxyTrust => _settings.ProxyTrust;
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
@@ -173,7 +176,7 @@ public sealed class WorkerServer : IConnectionHost
             lock (_gate) _slot?.CancelReservation();
             return;
         }
-        Adopt(fd, reserved: true);
+        Adopt(fd, listenFd, reserved: true);
     }
 
     /// <summary>
@@ -241,7 +244,7 @@ public sealed class WorkerServer : IConnectionHost
             if (listenFd < 0) break;
             int fd = Accept(listenFd);
             if (fd < 0) continue;
-            Adopt(fd, reserved: false);
+            Adopt(fd, listenFd, reserved: false);
             taken++;
         }
         if (taken > 0) Log.Info($"Took {taken} queued connection(s) before closing the listening socket");
@@ -259,9 +262,10 @@ public sealed class WorkerServer : IConnectionHost
         return fd;
     }
 
-    private void Adopt(int fd, bool reserved)
+    private void Adopt(int fd, int listenFd, bool reserved)
     {
-        var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this);
+        var tls = Tls != null && _settings.TlsListenFds.Contains(listenFd) ? Tls : null;
+        var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this, tls);
         _connections.TryAdd(connection, 0);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
 namespace Prefork.Http;
@@ -15,13 +14,13 @@ public sealed partial class HttpConnection
     private async Task CloseGracefullyAsync(bool linger)
     {
         await FlushAsync();
-        _socket.Shutdown(SocketShutdown.Send);
+        await _transport.ShutdownSendAsync();
         if (!linger) return;
         _host.WaitingForClient(this, sentNothing: false);
         SetDeadline(Phase.ReadingBody, Environment.TickCount64 + 2000);
         for (int i = 0; i < 64; i++)
         {
-            if (await _io.ReceiveAsync(_input) == 0) break;
+            if (await _transport.ReceiveAsync(_input) == 0) break;
         }
     }
 
@@ -44,7 +43,7 @@ public sealed partial class HttpConnection
             _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
-        int n = await _io.ReceiveAsync(_input.AsMemory(_end));
+        int n = await _transport.ReceiveAsync(_input.AsMemory(_end));
         _end += n;
         return n > 0;
     }
@@ -54,7 +53,7 @@ public sealed partial class HttpConnection
     {
         if (_output.Length == 0) return default;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
-        var sending = _io.SendAsync(_output.Memory);
+        var sending = _transport.SendAsync(_output.Memory);
         if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
         _output.Clear();
         return default;

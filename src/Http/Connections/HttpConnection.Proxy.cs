@@ -20,8 +20,8 @@ public sealed partial class HttpConnection
     private string? _forwardedScheme;
     private bool? _peerForwards;
 
-    /// <summary>"http", or what a trusted proxy's X-Forwarded-Proto said the client used.</summary>
-    public string Scheme => _forwardedScheme ?? "http";
+    /// <summary>What a trusted proxy's X-Forwarded-Proto said the client used, else "https" over TLS and "http" without.</summary>
+    public string Scheme => _forwardedScheme ?? (IsHttps ? "https" : "http");
 
     /// <summary>
     /// Reads the PROXY header, within the request timeout, and takes the client's address from it; false when the

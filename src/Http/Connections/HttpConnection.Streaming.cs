@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Prefork.App;
 
 namespace Prefork.Http;
@@ -30,12 +29,12 @@ public sealed partial class HttpConnection : IResponseSink
         if (!SendsBody || count == 0) return;
         if (_framing == BodyFraming.Chunked) WriteChunkHeader(count);
         await FlushAsync();
-        // sendfile(2) takes at most 2 GiB a call; SendPackets is how .NET reaches it with an offset.
+        // sendfile(2) takes at most 2 GiB a call.
         const int MaxPart = int.MaxValue & ~4095;
         for (long sent = 0; sent < count; sent += MaxPart)
         {
-            int part = (int)Math.Min(MaxPart, count - sent);
-            await SendPacketsAsync(new SendPacketsElement(file, offset + sent, part));
+            SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
+            await _transport.SendFileAsync(file, offset + sent, (int)Math.Min(MaxPart, count - sent));
         }
         if (_framing == BodyFraming.Chunked) _output.Write("\r\n"u8);
     }
@@ -122,15 +121,5 @@ public sealed partial class HttpConnection : IResponseSink
             return false;
         }
         return _keepAlive;
-    }
-
-    private async ValueTask SendPacketsAsync(SendPacketsElement element)
-    {
-        using var args = new SocketAsyncEventArgs { SendPacketsElements = [element] };
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        args.Completed += (_, a) => done.TrySetResult();
-        SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
-        if (_socket.SendPacketsAsync(args)) await done.Task;
-        if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
     }
 }

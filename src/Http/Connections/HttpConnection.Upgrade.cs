@@ -30,7 +30,7 @@ public sealed partial class HttpConnection
     /// <summary>Reads what the client sent: first what was read past the request head, then the socket.</summary>
     internal ValueTask<int> ReadUpgradedAsync(Memory<byte> buffer)
     {
-        if (_start == _end) return _io.ReceiveAsync(buffer);
+        if (_start == _end) return _transport.ReceiveAsync(buffer);
         int n = Math.Min(buffer.Length, _end - _start);
         Buffered[..n].CopyTo(buffer.Span);
         _start += n;
@@ -39,7 +39,7 @@ public sealed partial class HttpConnection
 
     internal ValueTask WriteUpgradedAsync(ReadOnlyMemory<byte> bytes)
     {
-        var sending = _io.SendAsync(bytes);
+        var sending = _transport.SendAsync(bytes);
         return sending.IsCompletedSuccessfully ? default : WaitUpgradedWriteAsync(sending);
     }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Prefork.App;
 using Prefork.Http.Loop;
+using Prefork.Http.Tls;
 
 namespace Prefork.Http;
 
@@ -18,6 +19,8 @@ public sealed partial class HttpConnection
 
     private readonly Socket _socket;
     private readonly LoopSocket _io;
+    // The bytes' way in and out: the socket itself, or TLS over it once the handshake is done (HttpConnection.Tls.cs).
+    private IConnectionTransport _transport;
     private readonly IConnectionHost _host;
     private readonly ITrafficObserver? _traffic;
     private readonly HttpLimits _limits;
@@ -38,10 +41,13 @@ public sealed partial class HttpConnection
     private long _readDeadline;
     private long _idleSince;
 
-    public HttpConnection(Socket socket, IConnectionHost host)
+    /// <param name="tls">Set for a connection accepted on a TLS listener: it starts with a handshake.</param>
+    public HttpConnection(Socket socket, IConnectionHost host, TlsServer? tls = null)
     {
         _socket = socket;
         _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone, PeerFinished = ClientFinished };
+        _transport = _io;
+        _tlsServer = tls;
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
@@ -68,6 +74,7 @@ public sealed partial class HttpConnection
         {
             _io.Open();
             if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
+            if (_tlsServer != null && !await StartTlsAsync()) return;
             await ServeAsync();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
@@ -82,6 +89,7 @@ public sealed partial class HttpConnection
         }
         finally
         {
+            _tls?.Dispose();
             _io.Dispose();
             _socket.Dispose();
             _output.Dispose();

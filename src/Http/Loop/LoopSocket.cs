@@ -9,12 +9,13 @@ namespace Prefork.Http.Loop;
 /// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
 /// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
 /// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
-/// owns it closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
+/// owns it closes it, so the descriptor cannot be reused under a read. As a connection's plain transport it
+/// also sends files (sendfile(2), through the Socket) and shuts down the sending side. A read or write that has to wait is
 /// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
 /// Reads are read(2), which on a socket is recv(2) without flags, so a pipe can be read the same way
 /// (<see cref="ForPipe"/>: a worker's channel from its master).
 /// </summary>
-public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IDisposable
+public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IConnectionTransport, IDisposable
 {
     private const int MSG_NOSIGNAL = 0x4000;
     private const int EAGAIN = 11, EINTR = 4;
@@ -94,6 +95,24 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         WriteReady.WhenReady();
         return new ValueTask(this, _sent.Version);
     }
+
+    /// <summary>sendfile(2); SendPackets is how .NET reaches it with an offset.</summary>
+    public async ValueTask SendFileAsync(FileStream file, long offset, int count)
+    {
+        using var args = new SocketAsyncEventArgs { SendPacketsElements = [new SendPacketsElement(file, offset, count)] };
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        args.Completed += (_, a) => done.TrySetResult();
+        if (Owner.SendPacketsAsync(args)) await done.Task;
+        if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
+    }
+
+    public ValueTask ShutdownSendAsync()
+    {
+        Owner.Shutdown(SocketShutdown.Send);
+        return default;
+    }
+
+    private Socket Owner => _socket ?? throw new InvalidOperationException("a pipe is only read");
 
     private void ContinueReceive()
     {

@@ -25,6 +25,7 @@ internal enum RejectReason
     BodyTooLarge,
     ExpectationFailed,
     RequestTimeout,
+    PlainHttpOnTlsPort,
 }
 
 internal static class RejectReasons
@@ -66,6 +67,7 @@ internal static class RejectReasons
         RejectReason.BodyTooLarge => "request body too large",
         RejectReason.ExpectationFailed => "unsupported expectation",
         RejectReason.RequestTimeout => "request not received in time",
+        RejectReason.PlainHttpOnTlsPort => "plain HTTP request sent to an HTTPS port",
         _ => "bad request",
     };
 }

@@ -5,6 +5,7 @@ using Prefork.App;
 using Prefork.AspNetCore;
 using Prefork.Http;
 using Prefork.Http.Loop;
+using Prefork.Http.Tls;
 
 namespace Prefork.Tests.AspNetCore;
 
@@ -18,11 +19,14 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
 {
     private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
+    private readonly TlsServer? _tls;
     private IHttpApp? _app;
 
-    public LoopbackTransport(HttpLimits? limits = null)
+    /// <param name="tls">Serve TLS with this certificate, as a worker's TLS listener does.</param>
+    public LoopbackTransport(HttpLimits? limits = null, TlsServer? tls = null)
     {
         Limits = limits ?? new();
+        _tls = tls;
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         // The tick lives as long as the process: once the transport is gone it finds no connections.
         EventLoop.Shared.EverySecond(() =>
@@ -53,7 +57,7 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
         {
             while (true)
             {
-                var connection = new HttpConnection(await _listener.AcceptAsync(), this);
+                var connection = new HttpConnection(await _listener.AcceptAsync(), this, _tls);
                 _connections[connection] = 0;
                 EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
             }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using Prefork.Control;
 using Prefork.Http;
+using Prefork.Http.Tls;
 
 namespace Prefork.Tests.Control;
 
@@ -12,6 +13,8 @@ public class WorkerSettingsTests
     private static readonly WorkerSettings Sample = new()
     {
         ListenFds = [3, 7],
+        TlsListenFds = [7],
+        Tls = new TlsSettings { CertFile = "/etc/prefork/fullchain.pem", KeyFile = "/etc/prefork/privkey.pem", CaCerts = "/etc/prefork/clients.pem" },
         ListenUrls = ["http://127.0.0.1:8888", "http://unix:/run/prefork.sock"],
         ScoreboardFd = 9,
         Number = 4,
