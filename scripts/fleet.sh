@@ -7,7 +7,7 @@
 #
 #   scripts/fleet.sh                      # builds Release (JIT), installs haproxy and wrk if missing
 #   scripts/fleet.sh --masters 2 --only term
-#   scripts/fleet.sh --send-proxy         # HAProxy speaks PROXY protocol v2 to the masters (needs --proxy-protocol)
+#   scripts/fleet.sh --plain              # plain HTTP from HAProxy to the masters (no PROXY protocol v2)
 #
 # Bounded in count and time; talks only to 127.0.0.1; stops only what it started, by pid.
 set -euo pipefail
@@ -18,7 +18,7 @@ DELAY=3              # --shutdown-delay: HAProxy's checks (every 300 ms, 2 failu
 GRACEFUL=10          # --graceful-timeout
 SETTLE=3             # seconds of load before, between and after the deploys
 ONLY='term,usr2'
-SEND_PROXY=0
+SEND_PROXY=1
 BIN=''
 INSTALL=1
 KEEP=0
@@ -39,8 +39,8 @@ Options:
   --workers N     workers per master (default $WORKERS)
   --delay S       each master's --shutdown-delay (default $DELAY)
   --only PHASES   term, usr2 or term,usr2 (default)
-  --send-proxy    HAProxy sends PROXY protocol v2 (send-proxy-v2) and the masters get
-                  --proxy-protocol --proxy-allow-from 127.0.0.1: needs Prefork's PROXY protocol support
+  --plain         plain HTTP from HAProxy to the masters; by default HAProxy sends PROXY protocol v2
+                  (send-proxy-v2, health checks too) and the masters run --proxy-protocol --proxy-allow-from 127.0.0.1
   --bin PATH      use this Prefork.Master (no build)
   --no-install    do not apt-get haproxy or wrk
   --keep          keep the work directory (logs, HAProxy config) and print its path
@@ -56,7 +56,7 @@ while [[ $# -gt 0 ]]; do
         --workers)    [[ "${2:-}" =~ ^[1-8]$ ]] || die "--workers must be from 1 to 8"; WORKERS="$2"; shift 2 ;;
         --delay)      [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--delay needs seconds"; DELAY="$2"; shift 2 ;;
         --only)       [[ "${2:-}" =~ ^(term|usr2)(,(term|usr2))?$ ]] || die "--only takes term, usr2 or term,usr2"; ONLY="$2"; shift 2 ;;
-        --send-proxy) SEND_PROXY=1; shift ;;
+        --plain)      SEND_PROXY=0; shift ;;
         --bin)        [[ -n "${2:-}" ]] || die "--bin needs a path"; BIN="$2"; shift 2 ;;
         --no-install) INSTALL=0; shift ;;
         --keep)       KEEP=1; shift ;;
