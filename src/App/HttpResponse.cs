@@ -70,8 +70,8 @@ public sealed class HttpResponse
     public ValueTask FlushAsync() => _sink.WriteBodyAsync(ReadOnlyMemory<byte>.Empty);
 
     /// <summary>
-    /// Sends part of a file straight from the page cache (sendfile), without copying it through the worker.
-    /// The stream must be opened with <see cref="FileOptions.Asynchronous"/>, as Socket.SendPacketsAsync requires.
+    /// Sends part of a file straight from the page cache (sendfile), without copying it through the worker (over TLS,
+    /// which sendfile cannot encrypt, it is read and encrypted).
     /// </summary>
     public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
 

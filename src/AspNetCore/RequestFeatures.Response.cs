@@ -75,7 +75,7 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
     {
         await HandOverWrittenAsync(cancellationToken);
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.Asynchronous);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         await _response.SendFileAsync(file, offset, count ?? file.Length - offset);
     }
 

@@ -8,9 +8,9 @@ namespace Prefork.Http.Loop;
 /// A connection's reads and writes, made as plain non-blocking syscalls and waited for on the
 /// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
 /// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
-/// still owns the descriptor and does everything else (shutdown, sendfile, close); only the connection that
+/// still owns the descriptor and does everything else (shutdown, close); only the connection that
 /// owns it closes it, so the descriptor cannot be reused under a read. As a connection's plain transport it
-/// also sends files (sendfile(2), through the Socket) and shuts down the sending side. A read or write that has to wait is
+/// also sends files (sendfile(2), LoopSocket.SendFile.cs) and shuts down the sending side. A read or write that has to wait is
 /// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
 /// Reads are read(2), which on a socket is recv(2) without flags, so a pipe can be read the same way
 /// (<see cref="ForPipe"/>: a worker's channel from its master).
@@ -96,16 +96,6 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         return new ValueTask(this, _sent.Version);
     }
 
-    /// <summary>sendfile(2); SendPackets is how .NET reaches it with an offset.</summary>
-    public async ValueTask SendFileAsync(FileStream file, long offset, int count)
-    {
-        using var args = new SocketAsyncEventArgs { SendPacketsElements = [new SendPacketsElement(file, offset, count)] };
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        args.Completed += (_, a) => done.TrySetResult();
-        if (Owner.SendPacketsAsync(args)) await done.Task;
-        if (args.SocketError != SocketError.Success) throw new SocketException((int)args.SocketError);
-    }
-
     public ValueTask ShutdownSendAsync()
     {
         Owner.Shutdown(SocketShutdown.Send);
@@ -135,6 +125,11 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
 
     private void ContinueSend()
     {
+        if (_file != null)
+        {
+            ContinueSendFile();
+            return;
+        }
         try
         {
             _unsent = _unsent[TrySend(_unsent.Span)..];

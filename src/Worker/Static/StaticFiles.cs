@@ -76,8 +76,7 @@ public sealed class StaticFiles(string directory, string prefix = "/", SmallFile
         try
         {
             // No buffer: the bytes go from the page cache to the socket with sendfile, never through this process.
-            // Asynchronous, because Socket.SendPacketsAsync (the way to sendfile) takes only such a stream.
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous);
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
