@@ -195,6 +195,18 @@ trap 'exit 143' TERM
 
 # start_server KIND WORKERS [EXTRA PREFORK ARGS...]: KIND is async, sync, kestrel, nginx or gunicorn; or, for the
 # ASP.NET Core app, app-prefork (under the master) or app-kestrel (alone).
+# start_nginx NAME TEMPLATE SED_ARGS...: nginx on a free port, in $WORK/NAME, with scripts/bench/TEMPLATE's config
+# (@DIR@ and @PORT@ filled in here, the rest by SED_ARGS). Sets SRV_PORT and SRV_PID.
+start_nginx() {
+    local dir="$WORK/$1" template="$2"
+    shift 2
+    SRV_PORT="$("${TOOLS[@]}" freeport)"
+    mkdir -p "$dir/logs"
+    sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$SRV_PORT|g" "$@" "$HERE/$template" >"$dir/nginx.conf"
+    nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$SRV_LOG" 2>&1 </dev/null &
+    SRV_PID=$!
+}
+
 start_server() {
     local kind="$1" workers="$2" i code ready
     shift 2
@@ -220,13 +232,7 @@ start_server() {
             ASPNETCORE_URLS="http://127.0.0.1:$SRV_PORT" "$KESTREL_DIR/Kestrel" >"$SRV_LOG" 2>&1 </dev/null &
             SRV_PID=$! ;;
         nginx)
-            SRV_PORT="$("${TOOLS[@]}" freeport)"
-            local dir="$WORK/nginx"
-            mkdir -p "$dir/logs"
-            sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$SRV_PORT|g" -e "s|@WORKERS@|$workers|g" \
-                -e "s|@CONNS@|$NGINX_CONNS|g" -e "s|@FILES@|$FILES|g" "$HERE/nginx.conf.in" >"$dir/nginx.conf"
-            nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$SRV_LOG" 2>&1 </dev/null &
-            SRV_PID=$! ;;
+            start_nginx nginx nginx.conf.in -e "s|@WORKERS@|$workers|g" -e "s|@CONNS@|$NGINX_CONNS|g" -e "s|@FILES@|$FILES|g" ;;
         gunicorn)
             SRV_PORT="$("${TOOLS[@]}" freeport)"
             "$GUNICORN_BIN" --workers "$workers" --worker-class sync --bind "127.0.0.1:$SRV_PORT" \

@@ -17,13 +17,7 @@ tls_start() {
                 2>"$SRV_LOG" </dev/null >/dev/null &
             SRV_PID=$! ;;
         nginx)
-            SRV_PORT="$("${TOOLS[@]}" freeport)"
-            local dir="$WORK/nginx-tls"
-            mkdir -p "$dir/logs"
-            sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$SRV_PORT|g" -e "s|@WORKERS@|$workers|g" \
-                -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" "$HERE/nginx-tls.conf.in" >"$dir/nginx.conf"
-            nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$SRV_LOG" 2>&1 </dev/null &
-            SRV_PID=$! ;;
+            start_nginx nginx-tls nginx-tls.conf.in -e "s|@WORKERS@|$workers|g" -e "s|@CERT@|$TLS_CERT|g" -e "s|@KEY@|$TLS_KEY|g" ;;
     esac
     sleep 0.05
     SRV_START="$(start_time "$SRV_PID")"

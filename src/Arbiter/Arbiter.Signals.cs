@@ -80,26 +80,13 @@ public sealed partial class Arbiter
     {
         if (_stopping || _lameDuckUntil != 0) return;
         // The new workers read the certificate afresh; one that cannot serve would stop the server at their boot.
-        if (_config.WorkerTemplate.Tls is { } tls && TlsCheck(tls) is { } problem)
+        if (_config.WorkerTemplate.Tls is { } tls && TlsServer.Problem(tls) is { } problem)
         {
             Log.Error($"Handling signal: SIGHUP, not reloading: {problem}");
             return;
         }
         _generation++;
         Log.Info($"Handling signal: SIGHUP, reloading: booting generation {_generation}");
-    }
-
-    private static string? TlsCheck(TlsSettings tls)
-    {
-        try
-        {
-            TlsServer.Load(tls);
-            return null;
-        }
-        catch (TlsSetupException e)
-        {
-            return e.Message;
-        }
     }
 
     private void HandleTtin()

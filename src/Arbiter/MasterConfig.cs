@@ -172,15 +172,7 @@ public sealed record MasterConfig(
         for (int i = 0; i < binds.Count; i++) binds[i] = binds[i] with { Tls = binds[i].Tls ?? !anyMarked };
         if (!binds.Any(b => b.IsTls)) return (null, "--certfile: every --bind is marked http://, so none would serve TLS");
         var tls = new TlsSettings { CertFile = FullPath(o.CertFile)!, KeyFile = FullPath(o.KeyFile ?? o.CertFile)!, CaCerts = FullPath(o.CaCerts) };
-        try
-        {
-            TlsServer.Load(tls);
-        }
-        catch (TlsSetupException e)
-        {
-            return (null, e.Message);
-        }
-        return (tls, null);
+        return TlsServer.Problem(tls) is { } problem ? (null, problem) : (tls, null);
     }
 
     /// <summary>An app that is its own master: its workers are its own program again, with <paramref name="appArguments"/>.</summary>

@@ -23,6 +23,20 @@ public sealed class TlsServer
 
     public X509Certificate2 Certificate { get; }
 
+    /// <summary>Null when the files can serve; otherwise the one line saying which file is wrong and why.</summary>
+    public static string? Problem(TlsSettings settings)
+    {
+        try
+        {
+            Load(settings);
+            return null;
+        }
+        catch (TlsSetupException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Reads and checks the files; throws <see cref="TlsSetupException"/> with one line saying which file is wrong and why.</summary>
     public static TlsServer Load(TlsSettings settings)
     {
