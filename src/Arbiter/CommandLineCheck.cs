@@ -45,8 +45,7 @@ public static class CommandLineCheck
     /// <summary>
     /// An app that is its own master has one command line for two programs. The master's flags, each with its
     /// value, and --help and --version, are the master's; every other argument, and everything after "--", is the
-    /// app's, in order ("--environment Production", "--urls ..."). A master's flag that lacks its value stays
-    /// the master's, for <see cref="FirstProblem"/> to name.
+    /// app's, in order ("--environment Production", "--urls ...").
     /// </summary>
     public static (string[] Master, string[] App) SplitOffAppArguments(IReadOnlyList<string> args)
     {
@@ -58,18 +57,45 @@ public static class CommandLineCheck
                 app.AddRange(args.Skip(i + 1));
                 break;
             }
-            var flag = IsFlag(args[i]) ? Find(Split(args[i]).Name) : default;
-            if (flag.Option == null && args[i] is not ("--help" or "--version"))
-            {
-                app.Add(args[i]);
-                continue;
-            }
-            master.Add(args[i]);
-            if (flag.Option != null && flag.Type != typeof(bool) && Split(args[i]).Value == null && i + 1 < args.Count && !IsFlag(args[i + 1]))
-                master.Add(args[++i]);
+            int span = MasterSpan(args, i);
+            if (span == 0) app.Add(args[i]);
+            else master.AddRange(args.Skip(i).Take(span));
+            i += Math.Max(span, 1) - 1;
         }
         return (master.ToArray(), app.ToArray());
     }
+
+    /// <summary>
+    /// The master's flags an app sets in its code (UsePrefork's defaults) under those on its command line: a
+    /// default stays only where the command line does not give that flag, so a --bind given replaces the
+    /// default binds rather than adding to them.
+    /// </summary>
+    public static string[] UnderDefaults(IReadOnlyList<string> defaults, IReadOnlyList<string> given)
+    {
+        var named = given.Select(OptionOf).OfType<OptionAttribute>().ToHashSet();
+        List<string> kept = [];
+        for (int i = 0, span; i < defaults.Count; i += span)
+        {
+            span = Math.Max(MasterSpan(defaults, i), 1);
+            if (OptionOf(defaults[i]) is not { } option || !named.Contains(option)) kept.AddRange(defaults.Skip(i).Take(span));
+        }
+        return [.. kept, .. given];
+    }
+
+    /// <summary>
+    /// How many words the master's flag at <paramref name="i"/> takes (its value too, when that follows it), or
+    /// 0 for a word that is not the master's. A master's flag that lacks its value is the master's alone, for
+    /// <see cref="FirstProblem"/> to name.
+    /// </summary>
+    private static int MasterSpan(IReadOnlyList<string> args, int i)
+    {
+        var flag = IsFlag(args[i]) ? Find(Split(args[i]).Name) : default;
+        if (flag.Option == null) return args[i] is "--help" or "--version" ? 1 : 0;
+        bool valueFollows = flag.Type != typeof(bool) && Split(args[i]).Value == null && i + 1 < args.Count && !IsFlag(args[i + 1]);
+        return valueFollows ? 2 : 1;
+    }
+
+    private static OptionAttribute? OptionOf(string arg) => IsFlag(arg) ? Find(Split(arg).Name).Option : null;
 
     private static (OptionAttribute Option, Type Type) Find(string name) =>
         Flags.FirstOrDefault(f => name.Length == 1 ? f.Option.ShortName == name : f.Option.LongName == name);

@@ -18,12 +18,18 @@ public static class MasterProgram
     /// <summary>
     /// An app that is its own master (UsePrefork): each worker is this program again (<see cref="AppKind.Self"/>).
     /// The master's flags are the master's; every other argument, and all after "--", is the app's, and the
-    /// workers get those alone.
+    /// workers get those alone. The app's own defaults for the master's flags give way to the command line's.
     /// </summary>
-    public static Task<int> RunSelfAsync(string[] args, string program)
+    public static async Task<int> RunSelfAsync(string[] args, string program, string[] defaults)
     {
+        if (CommandLineCheck.FirstProblem(defaults) is { } problem)
+        {
+            Console.Error.WriteLine($"error: in the app's UsePrefork(...): {problem}");
+            return 2;
+        }
         var (master, app) = CommandLineCheck.SplitOffAppArguments(args);
-        return RunAsync(master, $"{program} [options] [app arguments] [-- app arguments]   (signals: see Prefork's README)", app);
+        return await RunAsync(CommandLineCheck.UnderDefaults(defaults, master),
+            $"{program} [options] [app arguments] [-- app arguments]   (signals: see Prefork's README)", app);
     }
 
     private static async Task<int> RunAsync(string[] args, string usage, string[]? appArguments)

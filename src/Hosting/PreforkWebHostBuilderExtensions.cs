@@ -14,18 +14,19 @@ namespace Microsoft.AspNetCore.Hosting;
 /// the app's state (gunicorn without --preload). Each worker is the app's own program again, started by that
 /// master with its settings in the environment: there the call puts Prefork's server and lifetime in the
 /// host's services, in place of Kestrel's and the console's. Nothing is loaded by reflection, so it works
-/// in a NativeAOT app, whose workers are the same native executable.
+/// in a NativeAOT app, whose workers are the same native executable. The app may set the master's flags in code
+/// (UsePrefork("--workers", "4")), as defaults its command line overrides flag by flag.
 /// </summary>
 public static class PreforkWebHostBuilderExtensions
 {
-    public static IWebHostBuilder UsePrefork(this IWebHostBuilder builder)
+    public static IWebHostBuilder UsePrefork(this IWebHostBuilder builder, params string[] defaults)
     {
         if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("Prefork runs on Linux (its README: Windows)");
-        return OnLinux(builder);
+        return OnLinux(builder, defaults);
     }
 
     [SupportedOSPlatform("linux")]
-    private static IWebHostBuilder OnLinux(IWebHostBuilder builder)
+    private static IWebHostBuilder OnLinux(IWebHostBuilder builder, string[] defaults)
     {
         // A test host (WebApplicationFactory) runs the app's Main inside the test process, naming the app with
         // --applicationName: that process is not the app's program, and must neither become a master nor exit.
@@ -35,7 +36,7 @@ public static class PreforkWebHostBuilderExtensions
         {
             var commandLine = Environment.GetCommandLineArgs();
             string program = Path.GetFileNameWithoutExtension(commandLine[0]);
-            Environment.Exit(MasterProgram.RunSelfAsync(commandLine[1..], program).GetAwaiter().GetResult());
+            Environment.Exit(MasterProgram.RunSelfAsync(commandLine[1..], program, defaults).GetAwaiter().GetResult());
         }
         var cycle = AspNetCoreWorker.Boot();
         return builder.ConfigureServices(services => AspNetCoreWorker.AddServices(services, cycle));

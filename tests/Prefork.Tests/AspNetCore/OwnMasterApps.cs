@@ -29,10 +29,13 @@ public abstract class OwnMasterApp(string template, string name) : IAsyncLifetim
             $"""<ItemGroup><ProjectReference Include="{hosting}" /></ItemGroup></Project>"""));
         var program = Path.Combine(Project, "Program.cs");
         await File.WriteAllTextAsync(program, (await File.ReadAllTextAsync(program)).Replace("var app = builder.Build();",
-            "builder.WebHost.UsePrefork();\nvar app = builder.Build();\n" + Endpoints));
+            $"builder.WebHost.{UsePrefork};\nvar app = builder.Build();\n" + Endpoints));
         await BuildAsync();
         BuildTime = DateTime.UtcNow - started;
     }
+
+    /// <summary>The call, as the app's Program.cs makes it.</summary>
+    protected virtual string UsePrefork => "UsePrefork()";
 
     /// <summary>Lines added after builder.Build().</summary>
     protected virtual string Endpoints => "";
@@ -46,9 +49,17 @@ public abstract class OwnMasterApp(string template, string name) : IAsyncLifetim
     }
 }
 
-/// <summary>`dotnet new web`, built: run as `dotnet web.dll`. It says which process answered and in which environment.</summary>
+/// <summary>
+/// `dotnet new web`, built: run as `dotnet web.dll`. It says which process answered and in which environment. It
+/// sets defaults for the master's flags in code: 3 workers, and a bind no command line of the tests may keep (a
+/// documentation address, on no interface here).
+/// </summary>
 public sealed class OwnMasterJitApp() : OwnMasterApp("web", "jit")
 {
+    public const int DefaultWorkers = 3;
+
+    protected override string UsePrefork => $"""UsePrefork("--workers", "{DefaultWorkers}", "--bind", "192.0.2.1:80")""";
+
     protected override string Endpoints => """
         app.MapGet("/pid", () => new { pid = Environment.ProcessId });
         app.MapGet("/environment", () => app.Environment.EnvironmentName);

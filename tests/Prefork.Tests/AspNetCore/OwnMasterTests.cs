@@ -43,6 +43,19 @@ public sealed class OwnMasterTests(OwnMasterJitApp app, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task The_flags_the_app_sets_in_code_are_defaults_its_command_line_overrides()
+    {
+        // The app's code says 3 workers and a bind that cannot work here; the command line gives another bind only.
+        await using var master = await MasterProcess.StartAsync([app.Program, "--bind", "127.0.0.1:0"], output,
+            directory: Path.GetDirectoryName(app.Program), program: "dotnet");
+        await master.WaitForReadyAsync(OwnMasterJitApp.DefaultWorkers, Bound);
+        Assert.Equal(200, (await RawHttpConnection.GetAsync(master.Port, "/environment")).Status);
+        Assert.True(master.Signal(Native.SIGTERM));
+        Assert.Equal(0, await master.WaitForExitAsync(Bound));
+        Assert.Equal(OwnMasterJitApp.DefaultWorkers, master.AllWorkerPids.Count);
+    }
+
+    [Fact]
     public async Task A_bad_master_flag_is_refused_with_exit_2_and_no_worker()
     {
         await using var master = await MasterProcess.StartAsync([app.Program, "--workers", "none"], output, program: "dotnet");
