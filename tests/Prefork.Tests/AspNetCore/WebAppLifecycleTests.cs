@@ -106,17 +106,11 @@ public sealed class WebAppLifecycleTests(WebAppBuild apps, ITestOutputHelper out
     public async Task Usr2_hands_over_to_a_new_master_whose_app_workers_serve_and_no_request_fails()
     {
         await using var master = await StartAsync();
-        int oldMaster = master.MasterPid;
         var oldWorkers = master.WorkerPids.ToList();
         await using var load = KeepAliveLoad.Start(master.Port, clients: 4);
         await load.WaitForMoreAsync(100, Bound);
 
-        int mark = master.LineCount;
-        Assert.True(master.Signal(Native.SIGUSR2));
-        var started = await master.WaitForLineAsync(new Regex(@"Started new master with pid (?<pid>\d+)"), Bound, mark);
-        int newMaster = int.Parse(started.Groups["pid"].Value);
-        master.Adopt(newMaster);
-        await master.WaitForLineAsync(new Regex($@"\[{newMaster}\] \[INFO\] All workers ready; sending SIGTERM to the old master \(pid {oldMaster}\)"), Bound, mark);
+        var upgrade = await BinaryUpgrade.StartAsync(master, Bound);
         Assert.Equal(0, await master.WaitForExitAsync(Bound, waitForOutput: false));
         Assert.Empty(await ProcFs.WaitAllGoneAsync(oldWorkers, Bound));
         await load.WaitForMoreAsync(100, Bound);
@@ -124,14 +118,9 @@ public sealed class WebAppLifecycleTests(WebAppBuild apps, ITestOutputHelper out
 
         Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} failed requests during the upgrade:\n{string.Join("\n", load.Failures)}");
         foreach (var pid in oldWorkers) Assert.Contains($"ApplicationStopping done (pid {pid})", master.Lines);
-        var newWorkers = master.Lines.Skip(mark).Where(l => l.Contains($"[{newMaster}] [INFO] Booting worker", StringComparison.Ordinal))
-            .Select(l => int.Parse(MasterProcess.BootingRegex().Match(l).Groups["pid"].Value)).ToHashSet();
+        var newWorkers = upgrade.NewWorkers;
         for (int i = 0; i < 4; i++) Assert.Contains((await RawHttpConnection.GetAsync(master.Port, "/worker")).WorkerPid, newWorkers);
-
-        mark = master.LineCount;
-        Assert.True(Native.SendSignal(newMaster, Native.SIGTERM));
-        await master.WaitForLineAsync(new Regex($@"\[{newMaster}\] \[INFO\] Shutting down: master$"), Bound, mark);
-        Assert.Empty(await ProcFs.WaitAllGoneAsync([newMaster, .. newWorkers], Bound));
+        await upgrade.StopNewMasterAsync(Native.SIGTERM, Bound);
     }
 
     private static int IndexOf(IReadOnlyList<string> lines, string text, string? then = null) =>

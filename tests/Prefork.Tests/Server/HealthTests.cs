@@ -128,16 +128,11 @@ public class HealthTests(ITestOutputHelper output)
     public async Task A_binary_upgrade_hands_over_at_once_whatever_the_shutdown_delay()
     {
         await using var master = await MasterProcess.StartReadyAsync(2, ["--health-path", "/healthz", "--shutdown-delay", "600"], output);
-        int mark = master.LineCount;
-        Assert.True(master.Signal(Native.SIGUSR2));
-        var started = await master.WaitForLineAsync(new Regex(@"Started new master with pid (?<pid>\d+)"), Bound, mark);
-        int newMaster = int.Parse(started.Groups["pid"].Value);
-        master.Adopt(newMaster);
+        var upgrade = await BinaryUpgrade.StartAsync(master, Bound);
         // The new master's TERM to the old one is a hand-over, not a stop of the server: no lame duck.
         Assert.Equal(0, await master.WaitForExitAsync(Bound, waitForOutput: false));
-        Assert.DoesNotContain(master.Lines.Skip(mark), l => LameDuck.IsMatch(l));
+        Assert.DoesNotContain(master.Lines.Skip(upgrade.Mark), l => LameDuck.IsMatch(l));
         Assert.Equal(200, (await RawHttpConnection.GetAsync(master.Port, "/healthz")).Status);
-        Assert.True(Native.SendSignal(newMaster, Native.SIGINT));
-        await master.WaitForLineAsync(new Regex($@"\[{newMaster}\] \[INFO\] Shutting down: master$"), Bound, mark);
+        await upgrade.StopNewMasterAsync(Native.SIGINT, Bound);
     }
 }

@@ -176,18 +176,11 @@ public class ReloadTests(ITestOutputHelper output)
             await using var load = KeepAliveLoad.Start(master.Port, clients: 6);
             await load.WaitForMoreAsync(100, Bound);
 
-            int mark = master.LineCount;
-            Assert.True(master.Signal(Native.SIGUSR2));
-            var started = await master.WaitForLineAsync(new Regex(@"Started new master with pid (?<pid>\d+)"), Bound, mark);
-            int newMaster = int.Parse(started.Groups["pid"].Value);
-            master.Adopt(newMaster);
-            Assert.NotEqual(oldMaster, newMaster);
-
+            var upgrade = await BinaryUpgrade.StartAsync(master, Bound);
             var listening = await master.WaitForLineAsync(
-                l => MasterProcess.ListeningRegex().Match(l) is { Success: true } m && m.Groups["pid"].Value == newMaster.ToString(), Bound, mark);
+                l => MasterProcess.ListeningRegex().Match(l) is { Success: true } m && m.Groups["pid"].Value == upgrade.NewMaster.ToString(), Bound, upgrade.Mark);
             Assert.Equal(master.Port.ToString(), MasterProcess.ListeningRegex().Match(listening).Groups["port"].Value);
-            await master.WaitForLineAsync(new Regex($@"\[{newMaster}\] \[INFO\] All workers ready; sending SIGTERM to the old master \(pid {oldMaster}\)"), Bound, mark);
-            await master.WaitForLineAsync(new Regex($@"\[{oldMaster}\] \[INFO\] Shutting down: master$"), Bound, mark);
+            await master.WaitForLineAsync(new Regex($@"\[{oldMaster}\] \[INFO\] Shutting down: master$"), Bound, upgrade.Mark);
             // The new master still holds the shared stderr, so only the old process is waited for.
             Assert.Equal(0, await master.WaitForExitAsync(Bound, waitForOutput: false));
             Assert.Empty(await ProcFs.WaitAllGoneAsync(oldWorkers, Bound));
@@ -196,19 +189,14 @@ public class ReloadTests(ITestOutputHelper output)
             await load.StopAsync();
             Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} failed requests during the upgrade:\n{string.Join("\n", load.Failures)}");
 
-            Assert.Equal(newMaster.ToString(), File.ReadAllText(pidPath).Trim());
+            Assert.Equal(upgrade.NewMaster.ToString(), File.ReadAllText(pidPath).Trim());
             Assert.False(File.Exists(pidPath + ".oldbin"), "the .oldbin pid file is still there");
-            Assert.True(ProcFs.IsAlive(newMaster));
-            var newWorkers = master.Lines.Skip(mark).Where(l => l.Contains($"[{newMaster}] [INFO] Booting worker", StringComparison.Ordinal))
-                .Select(l => int.Parse(MasterProcess.BootingRegex().Match(l).Groups["pid"].Value)).ToHashSet();
+            Assert.True(ProcFs.IsAlive(upgrade.NewMaster));
+            var newWorkers = upgrade.NewWorkers;
             Assert.Equal(2, newWorkers.Count);
             for (int i = 0; i < 6; i++)
                 Assert.Contains((await RawHttpConnection.GetAsync(master.Port, "/worker")).WorkerPid, newWorkers);
-
-            mark = master.LineCount;
-            Assert.True(Native.SendSignal(newMaster, Native.SIGTERM));
-            await master.WaitForLineAsync(new Regex($@"\[{newMaster}\] \[INFO\] Shutting down: master$"), Bound, mark);
-            Assert.Empty(await ProcFs.WaitAllGoneAsync([newMaster, .. newWorkers], Bound));
+            await upgrade.StopNewMasterAsync(Native.SIGTERM, Bound);
             Assert.False(File.Exists(pidPath), "the new master left its pid file behind");
         }
         finally
