@@ -150,6 +150,10 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private unsafe int TryReceive(Span<byte> buffer)
     {
         if (!ReadReady.MayBeReady) return -1;
+        // A read of nothing asks only to wait until there is something to read (SslStream makes one before each
+        // TLS record, so it rents its buffer only once bytes are there): readiness answers it, as read(2) of
+        // nothing would return 0 at once, bytes or not, for a syscall.
+        if (buffer.IsEmpty) return 0;
         long edges = ReadReady.Edges;
         fixed (byte* p = buffer)
         {
