@@ -43,7 +43,7 @@ public static class PrometheusText
         Family(s, "prefork_response_bytes_total", "counter", "Response body bytes sent.");
         Sample(s, "prefork_response_bytes_total", [], t.BytesOut);
 
-        Family(s, "prefork_client_errors_total", "counter", "Connections the client's side ended badly (reset, broken pipe, timeout, other), by kind.");
+        Family(s, "prefork_client_errors_total", "counter", "Connections the client's side ended badly (reset, broken pipe, timeout, other, failed TLS handshake, refused PROXY header), by kind.");
         for (int i = 0; i < t.ClientErrors.Length; i++) Sample(s, "prefork_client_errors_total", [("kind", WorkerCounters.ClientErrorKinds[i])], t.ClientErrors[i]);
 
         Family(s, "prefork_connections_open", "gauge", "Open client connections, all workers.");

@@ -25,7 +25,7 @@ public sealed partial class HttpConnection
 
     /// <summary>
     /// Reads the PROXY header, within the request timeout, and takes the client's address from it; false when the
-    /// connection is to close: the peer may not send one, or what it sent is not one (both logged).
+    /// connection is to close: the peer may not send one, or what it sent is not one (both logged and counted).
     /// </summary>
     private async ValueTask<bool> ReadProxyHeaderAsync(ProxyTrust trust)
     {
@@ -42,7 +42,6 @@ public sealed partial class HttpConnection
             var receiving = ReceiveAsync(Phase.ReadingHead);
             if (!receiving.IsCompleted) _host.WaitingForClient(this, sentNothing: _start == _end);
             if (await receiving) continue;
-            if (_timedOut) _traffic?.ClientFailed(ClientError.Timeout);
             if (_timedOut || _start != _end) Refused(peer, _timedOut ? "no whole PROXY header within the request timeout" : "the connection ended inside the PROXY header");
             return false;
         }
@@ -60,8 +59,10 @@ public sealed partial class HttpConnection
         return true;
     }
 
-    private static void Refused(IPEndPoint? peer, string why)
+    /// <summary>Counts the refusal (prefork_client_errors_total{kind="proxy_header"}, a late header's timeout included) and logs it.</summary>
+    private void Refused(IPEndPoint? peer, string why)
     {
+        _traffic?.ClientFailed(ClientError.ProxyHeader);
         var message = $"PROXY header refused from {peer?.ToString() ?? "a Unix socket"}: {why}; connection closed";
         long now = Environment.TickCount64, next = Interlocked.Read(ref _nextRefusalWarning);
         bool warn = now >= next && Interlocked.CompareExchange(ref _nextRefusalWarning, now + RefusalWarningEveryMs, next) == next;
