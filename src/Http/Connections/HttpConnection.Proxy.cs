@@ -5,8 +5,8 @@ namespace Prefork.Http;
 
 /// <summary>
 /// Who the client really is, when a proxy stands between: the PROXY protocol header that starts the connection
-/// (read on the raw connection, before any HTTP byte), and each request's X-Forwarded-For and X-Forwarded-Proto,
-/// believed only from the peers the host's <see cref="ProxyTrust"/> names.
+/// (read on the raw connection, before any HTTP byte; it may say the client used TLS), and each request's
+/// X-Forwarded-For and X-Forwarded-Proto, believed only from the peers the host's <see cref="ProxyTrust"/> names.
 /// </summary>
 public sealed partial class HttpConnection
 {
@@ -19,9 +19,13 @@ public sealed partial class HttpConnection
     private string? _forwardedAddress;
     private string? _forwardedScheme;
     private bool? _peerForwards;
+    private bool _proxiedTls;
 
-    /// <summary>What a trusted proxy's X-Forwarded-Proto said the client used, else "https" over TLS and "http" without.</summary>
-    public string Scheme => _forwardedScheme ?? (IsHttps ? "https" : "http");
+    /// <summary>
+    /// What a trusted proxy's X-Forwarded-Proto said the client used, else "https" over TLS, to this server or (as
+    /// the PROXY header says: HAProxy's send-proxy-v2-ssl) to the proxy, and "http" without.
+    /// </summary>
+    public string Scheme => _forwardedScheme ?? (IsHttps || _proxiedTls ? "https" : "http");
 
     /// <summary>
     /// Reads the PROXY header, within the request timeout, and takes the client's address from it; false when the
@@ -51,6 +55,7 @@ public sealed partial class HttpConnection
             return false;
         }
         _start += header.Consumed;
+        _proxiedTls = header.ClientTls;
         if (header.Source != null)
         {
             _remoteEndPoint = header.Source;
