@@ -59,6 +59,11 @@ public static class PrometheusText
         Sample(s, "prefork_workers_alive", [], m.WorkersAlive);
         Family(s, "prefork_uptime_seconds", "gauge", "Seconds since the master started.");
         Sample(s, "prefork_uptime_seconds", [], Number(Math.Round(m.Uptime.TotalSeconds, 3)));
+        if (m.CertificateNotAfter is { } notAfter)
+        {
+            Family(s, "prefork_tls_certificate_expiry_timestamp_seconds", "gauge", "When the --certfile certificate the workers serve expires (its notAfter), in Unix seconds.");
+            Sample(s, "prefork_tls_certificate_expiry_timestamp_seconds", [], (long)(notAfter - DateTime.UnixEpoch).TotalSeconds);
+        }
         return s.ToString();
     }
 
