@@ -86,7 +86,10 @@ public sealed class HttpRequest
     /// --forwarded-allow-ips) the client it names, with port 0 when X-Forwarded-For gave none.
     /// </summary>
     public IPEndPoint? RemoteEndPoint => _connection?.RemoteEndPoint;
-    /// <summary>"https" over TLS, else "http"; behind a trusted proxy, what its X-Forwarded-Proto says the client used.</summary>
+    /// <summary>
+    /// "https" over TLS, else "http"; behind a trusted proxy, what its X-Forwarded-Proto says the client used, or
+    /// "https" when its PROXY v2 header says the client reached it over TLS (HAProxy's send-proxy-v2-ssl).
+    /// </summary>
     public string Scheme => _connection?.Scheme ?? "http";
     /// <summary>The address and port the client reached; null on a Unix socket.</summary>
     public IPEndPoint? LocalEndPoint => _connection?.LocalEndPoint;

@@ -80,13 +80,20 @@ public sealed partial class Arbiter
     {
         if (_stopping || _lameDuckUntil != 0) return;
         // The new workers read the certificate afresh; one that cannot serve would stop the server at their boot.
-        if (_config.WorkerTemplate.Tls is { } tls && TlsServer.Problem(tls) is { } problem)
+        DateTime? notAfter = null;
+        if (_config.WorkerTemplate.Tls is { } tls)
         {
-            Log.Error($"Handling signal: SIGHUP, not reloading: {problem}");
-            return;
+            var (problem, expires) = TlsServer.Check(tls);
+            if (problem != null)
+            {
+                Log.Error($"Handling signal: SIGHUP, not reloading: {problem}");
+                return;
+            }
+            notAfter = expires;
         }
         _generation++;
         Log.Info($"Handling signal: SIGHUP, reloading: booting generation {_generation}");
+        if (notAfter != null) NoteCertificate(notAfter.Value);
     }
 
     private void HandleTtin()

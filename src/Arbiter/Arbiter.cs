@@ -62,6 +62,7 @@ public sealed partial class Arbiter
             .Select(s => PosixSignalRegistration.Create(s, c => { c.Cancel = true; _events.Writer.TryWrite(new SignalReceived(c.Signal)); }))
             .ToList();
 
+        if (_config.CertificateNotAfter is { } notAfter) NoteCertificate(notAfter);
         // The first turn is a deadline: the first workers are due at once.
         while (!Done) Turn(await NextEventAsync());
 
@@ -86,6 +87,13 @@ public sealed partial class Arbiter
         Metrics.View = MetricsView.Of(_workers.Values, _retired);
         // The server takes new work once a worker is ready, until a stop (or its lame duck) begins.
         Metrics.Serving = !_stopping && _lameDuckUntil == 0 && _workers.Values.Any(w => w.Ready && !w.Stopping);
+    }
+
+    /// <summary>The certificate the workers (about to) serve: its end is logged when near or past, and published as a gauge.</summary>
+    private void NoteCertificate(DateTime notAfter)
+    {
+        Metrics.CertificateNotAfter = notAfter;
+        if (CertificateExpiry.Note(_config.WorkerTemplate.Tls!.CertFile, notAfter, DateTime.UtcNow) is { } note) Log.Write(note.Level, note.Message);
     }
 
     /// <summary>For tests: queues an event as a signal handler, a worker's pipe or a process exit would.</summary>

@@ -26,6 +26,9 @@ public sealed record MasterConfig(
     /// <summary>--reuse-port: SO_REUSEPORT on the listening sockets, so other servers may share them.</summary>
     public bool ReusePort { get; init; }
 
+    /// <summary>When the --certfile certificate expires (UTC), as read when the flags were checked; null without TLS.</summary>
+    public DateTime? CertificateNotAfter { get; init; }
+
     /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
     public static (MasterConfig? Config, string? Error) From(Options o)
     {
@@ -91,7 +94,7 @@ public sealed record MasterConfig(
             if (!BindAddress.TryParse(text, out var bind, out var error)) return Fail($"--bind {text}: {error}");
             binds.Add(bind!);
         }
-        var (tls, tlsError) = SettleTls(o, binds);
+        var (tls, notAfter, tlsError) = SettleTls(o, binds);
         if (tlsError != null) return Fail(tlsError);
 
         // Seconds on the command line, time spans from here on: each is converted once, here, and the master
@@ -136,6 +139,7 @@ public sealed record MasterConfig(
         {
             MetricsBind = metricsBind,
             ReusePort = o.ReusePort,
+            CertificateNotAfter = notAfter,
             ShutdownDelay = TimeSpan.FromSeconds(o.ShutdownDelay),
         }, null);
 
@@ -160,19 +164,20 @@ public sealed record MasterConfig(
     /// Which binds speak TLS (each in <paramref name="binds"/> is settled in place), and the certificate files,
     /// read once here so a bad path, a bad PEM or a key that is not the certificate's stops the start with one line.
     /// </summary>
-    private static (TlsSettings? Tls, string? Error) SettleTls(Options o, List<BindAddress> binds)
+    private static (TlsSettings? Tls, DateTime? NotAfter, string? Error) SettleTls(Options o, List<BindAddress> binds)
     {
         if (o.CertFile == null)
         {
-            if (o.KeyFile != null || o.CaCerts != null) return (null, "--keyfile and --ca-certs need --certfile");
+            if (o.KeyFile != null || o.CaCerts != null) return (null, null, "--keyfile and --ca-certs need --certfile");
             var marked = binds.FirstOrDefault(b => b.IsTls);
-            return (null, marked == null ? null : $"--bind {marked.Text}: https:// needs --certfile");
+            return (null, null, marked == null ? null : $"--bind {marked.Text}: https:// needs --certfile");
         }
         bool anyMarked = binds.Any(b => b.IsTls);
         for (int i = 0; i < binds.Count; i++) binds[i] = binds[i] with { Tls = binds[i].Tls ?? !anyMarked };
-        if (!binds.Any(b => b.IsTls)) return (null, "--certfile: every --bind is marked http://, so none would serve TLS");
+        if (!binds.Any(b => b.IsTls)) return (null, null, "--certfile: every --bind is marked http://, so none would serve TLS");
         var tls = new TlsSettings { CertFile = FullPath(o.CertFile)!, KeyFile = FullPath(o.KeyFile ?? o.CertFile)!, CaCerts = FullPath(o.CaCerts) };
-        return TlsServer.Problem(tls) is { } problem ? (null, problem) : (tls, null);
+        var (problem, notAfter) = TlsServer.Check(tls);
+        return problem != null ? (null, null, problem) : (tls, notAfter, null);
     }
 
     /// <summary>An app that is its own master: its workers are its own program again, with <paramref name="appArguments"/>.</summary>

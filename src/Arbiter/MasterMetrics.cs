@@ -15,6 +15,8 @@ public sealed class MasterMetrics : IDisposable
     private readonly Meter _meter;
     private volatile MetricsView _view = MetricsView.Empty;
     private volatile bool _serving;
+    // Unix seconds, 0 for none: a long, so a scrape never reads half of a date the loop is writing.
+    private long _certificateExpiry;
 
     /// <summary><paramref name="clock"/>: milliseconds, <see cref="Environment.TickCount64"/> unless a test says otherwise.</summary>
     public MasterMetrics(Func<long>? clock = null)
@@ -41,9 +43,16 @@ public sealed class MasterMetrics : IDisposable
         set => _serving = value;
     }
 
+    /// <summary>When the certificate the workers serve expires (UTC); null without TLS. Set by the Arbiter's loop at start and on each reload.</summary>
+    public DateTime? CertificateNotAfter
+    {
+        get => Volatile.Read(ref _certificateExpiry) is var seconds and not 0 ? DateTime.UnixEpoch.AddSeconds(seconds) : null;
+        set => Volatile.Write(ref _certificateExpiry, value is { } date ? (long)(date - DateTime.UnixEpoch).TotalSeconds : 0);
+    }
+
     public TimeSpan Uptime => TimeSpan.FromMilliseconds(_clock() - _started);
 
-    public MetricsSnapshot Snapshot() => _view.Snapshot(Uptime);
+    public MetricsSnapshot Snapshot() => _view.Snapshot(Uptime) with { CertificateNotAfter = CertificateNotAfter };
 
     public IReadOnlyList<WorkerStatus> Status() => _view.Status(_clock());
 

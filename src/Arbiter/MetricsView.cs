@@ -92,4 +92,8 @@ public sealed record MetricsSnapshot(
     IReadOnlyDictionary<int, long> OpenByWorker,
     IReadOnlyDictionary<string, long> Restarts,
     int WorkersAlive,
-    TimeSpan Uptime);
+    TimeSpan Uptime)
+{
+    /// <summary>When the served certificate expires (UTC); null without TLS.</summary>
+    public DateTime? CertificateNotAfter { get; init; }
+}

@@ -43,7 +43,7 @@ public static class PrometheusText
         Family(s, "prefork_response_bytes_total", "counter", "Response body bytes sent.");
         Sample(s, "prefork_response_bytes_total", [], t.BytesOut);
 
-        Family(s, "prefork_client_errors_total", "counter", "Connections the client's side ended badly (reset, broken pipe, timeout, other), by kind.");
+        Family(s, "prefork_client_errors_total", "counter", "Connections the client's side ended badly (reset, broken pipe, timeout, other, failed TLS handshake, refused PROXY header), by kind.");
         for (int i = 0; i < t.ClientErrors.Length; i++) Sample(s, "prefork_client_errors_total", [("kind", WorkerCounters.ClientErrorKinds[i])], t.ClientErrors[i]);
 
         Family(s, "prefork_connections_open", "gauge", "Open client connections, all workers.");
@@ -59,6 +59,11 @@ public static class PrometheusText
         Sample(s, "prefork_workers_alive", [], m.WorkersAlive);
         Family(s, "prefork_uptime_seconds", "gauge", "Seconds since the master started.");
         Sample(s, "prefork_uptime_seconds", [], Number(Math.Round(m.Uptime.TotalSeconds, 3)));
+        if (m.CertificateNotAfter is { } notAfter)
+        {
+            Family(s, "prefork_tls_certificate_expiry_timestamp_seconds", "gauge", "When the --certfile certificate the workers serve expires (its notAfter), in Unix seconds.");
+            Sample(s, "prefork_tls_certificate_expiry_timestamp_seconds", [], (long)(notAfter - DateTime.UnixEpoch).TotalSeconds);
+        }
         return s.ToString();
     }
 

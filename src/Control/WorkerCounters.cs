@@ -41,7 +41,7 @@ public sealed class WorkerCounters
 
     public static int StatusClassIndex(int status) => Math.Clamp(status / 100, 1, 5) - 1;
 
-    /// <summary>"metrics ACCEPTED OPEN BYTES_IN BYTES_OUT DURATION_US R,R,...(50) B,B,...(15) E,E,E,E"; about 200 bytes.</summary>
+    /// <summary>"metrics ACCEPTED OPEN BYTES_IN BYTES_OUT DURATION_US R,R,...(50) B,B,...(15) E,E,...(6)"; about 200 bytes.</summary>
     public string Format()
     {
         var s = new StringBuilder(256);

@@ -38,7 +38,7 @@ public sealed class WorkerMetrics : IDisposable
         _meter.CreateObservableCounter("prefork.request.bytes", () => Interlocked.Read(ref _bytesIn), "By", "Request bytes received (head and body)");
         _meter.CreateObservableCounter("prefork.response.bytes", () => Interlocked.Read(ref _bytesOut), "By", "Response body bytes sent");
         _meter.CreateObservableUpDownCounter("prefork.connections.open", () => new Measurement<long>(Interlocked.Read(ref _open), worker), "{connection}", "Open connections");
-        _meter.CreateObservableCounter("prefork.client.errors", ObserveClientErrors, "{connection}", "Connections the client ended badly: reset, broken pipe, timeout");
+        _meter.CreateObservableCounter("prefork.client.errors", ObserveClientErrors, "{connection}", "Connections the client ended badly: reset, broken pipe, timeout, other, failed TLS handshake, refused PROXY header");
         _meter.CreateObservableCounter("prefork.connections.accepted", () => new Measurement<long>(Interlocked.Read(ref _accepted), worker), "{connection}", "Connections accepted");
     }
 

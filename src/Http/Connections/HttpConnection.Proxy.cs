@@ -5,8 +5,8 @@ namespace Prefork.Http;
 
 /// <summary>
 /// Who the client really is, when a proxy stands between: the PROXY protocol header that starts the connection
-/// (read on the raw connection, before any HTTP byte), and each request's X-Forwarded-For and X-Forwarded-Proto,
-/// believed only from the peers the host's <see cref="ProxyTrust"/> names.
+/// (read on the raw connection, before any HTTP byte; it may say the client used TLS), and each request's
+/// X-Forwarded-For and X-Forwarded-Proto, believed only from the peers the host's <see cref="ProxyTrust"/> names.
 /// </summary>
 public sealed partial class HttpConnection
 {
@@ -19,13 +19,17 @@ public sealed partial class HttpConnection
     private string? _forwardedAddress;
     private string? _forwardedScheme;
     private bool? _peerForwards;
+    private bool _proxiedTls;
 
-    /// <summary>What a trusted proxy's X-Forwarded-Proto said the client used, else "https" over TLS and "http" without.</summary>
-    public string Scheme => _forwardedScheme ?? (IsHttps ? "https" : "http");
+    /// <summary>
+    /// What a trusted proxy's X-Forwarded-Proto said the client used, else "https" over TLS, to this server or (as
+    /// the PROXY header says: HAProxy's send-proxy-v2-ssl) to the proxy, and "http" without.
+    /// </summary>
+    public string Scheme => _forwardedScheme ?? (IsHttps || _proxiedTls ? "https" : "http");
 
     /// <summary>
     /// Reads the PROXY header, within the request timeout, and takes the client's address from it; false when the
-    /// connection is to close: the peer may not send one, or what it sent is not one (both logged).
+    /// connection is to close: the peer may not send one, or what it sent is not one (both logged and counted).
     /// </summary>
     private async ValueTask<bool> ReadProxyHeaderAsync(ProxyTrust trust)
     {
@@ -42,7 +46,6 @@ public sealed partial class HttpConnection
             var receiving = ReceiveAsync(Phase.ReadingHead);
             if (!receiving.IsCompleted) _host.WaitingForClient(this, sentNothing: _start == _end);
             if (await receiving) continue;
-            if (_timedOut) _traffic?.ClientFailed(ClientError.Timeout);
             if (_timedOut || _start != _end) Refused(peer, _timedOut ? "no whole PROXY header within the request timeout" : "the connection ended inside the PROXY header");
             return false;
         }
@@ -52,6 +55,7 @@ public sealed partial class HttpConnection
             return false;
         }
         _start += header.Consumed;
+        _proxiedTls = header.ClientTls;
         if (header.Source != null)
         {
             _remoteEndPoint = header.Source;
@@ -60,8 +64,10 @@ public sealed partial class HttpConnection
         return true;
     }
 
-    private static void Refused(IPEndPoint? peer, string why)
+    /// <summary>Counts the refusal (prefork_client_errors_total{kind="proxy_header"}, a late header's timeout included) and logs it.</summary>
+    private void Refused(IPEndPoint? peer, string why)
     {
+        _traffic?.ClientFailed(ClientError.ProxyHeader);
         var message = $"PROXY header refused from {peer?.ToString() ?? "a Unix socket"}: {why}; connection closed";
         long now = Environment.TickCount64, next = Interlocked.Read(ref _nextRefusalWarning);
         bool warn = now >= next && Interlocked.CompareExchange(ref _nextRefusalWarning, now + RefusalWarningEveryMs, next) == next;

@@ -14,6 +14,7 @@ internal enum ProxyHeaderError
     BadVersion,
     BadCommand,
     BadLength,
+    BadTlv,
 }
 
 /// <summary>
@@ -22,6 +23,9 @@ internal enum ProxyHeaderError
 /// </summary>
 internal readonly record struct ProxyHeader(ParseStatus Status, int Consumed, ProxyHeaderError Error, IPEndPoint? Source, IPEndPoint? Destination)
 {
+    /// <summary>The client reached the proxy over TLS: a v2 PP2_TYPE_SSL TLV with PP2_CLIENT_SSL (HAProxy's send-proxy-v2-ssl).</summary>
+    public bool ClientTls { get; init; }
+
     public static ProxyHeader Incomplete => new(ParseStatus.Incomplete, 0, ProxyHeaderError.None, null, null);
     public static ProxyHeader Reject(ProxyHeaderError error) => new(ParseStatus.Rejected, 0, error, null, null);
 }
@@ -87,7 +91,7 @@ internal static class ProxyHeaderParser
 
     private static bool IsV4(IPAddress address) => address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
 
-    /// <summary>§2.2: signature, version and command, family and transport, length, addresses, then TLVs (skipped).</summary>
+    /// <summary>§2.2: signature, version and command, family and transport, length, addresses, then TLVs.</summary>
     private static ProxyHeader ParseV2(ReadOnlySpan<byte> input)
     {
         if (input.Length < V2Fixed) return ProxyHeader.Incomplete;
@@ -103,8 +107,12 @@ internal static class ProxyHeaderParser
 
         var done = new ProxyHeader(ParseStatus.Complete, V2Fixed + length, ProxyHeaderError.None, null, null);
         // LOCAL (command 0): the proxy's own connection, a health check; its addresses, if any, are ignored (§2.2).
-        // A Unix-socket or unspecified family carries no IP address to stand for the client's.
-        if ((versionCommand & 0xF) == 0 || family is 0 or 3) return done;
+        // An unspecified family defines nothing after the fixed part, so what follows is not read as TLVs either.
+        if ((versionCommand & 0xF) == 0 || family == 0) return done;
+        if (!TryReadTlvs(input[(V2Fixed + addresses)..(V2Fixed + length)], out bool clientTls)) return ProxyHeader.Reject(ProxyHeaderError.BadTlv);
+        done = done with { ClientTls = clientTls };
+        // A Unix-socket family carries no IP address to stand for the client's.
+        if (family == 3) return done;
         var block = input.Slice(V2Fixed, addresses);
         int size = family == 1 ? 4 : 16;
         var source = new IPAddress(block[..size]);
@@ -112,6 +120,43 @@ internal static class ProxyHeaderParser
         int sourcePort = BinaryPrimitives.ReadUInt16BigEndian(block[(2 * size)..]);
         int destinationPort = BinaryPrimitives.ReadUInt16BigEndian(block[(2 * size + 2)..]);
         return done with { Source = new(source, sourcePort), Destination = new(destination, destinationPort) };
+    }
+
+    // §2.2.5: PP2_TYPE_SSL's value is a client flags byte (PP2_CLIENT_SSL: the client used TLS), a 32-bit verify
+    // result, then sub-TLVs (version, CN, cipher, ...) in the same type-length-value form.
+    private const byte TypeSsl = 0x20, ClientSsl = 0x01;
+    private const int SslFixed = 5;
+
+    /// <summary>
+    /// Walks the TLVs after the addresses (§2.2: a type byte, a big-endian 16-bit length, the value): false when
+    /// one runs past the end of the header, or one of the SSL TLV's sub-TLVs past the end of the SSL TLV. Types
+    /// not known here are skipped, as §2.2 asks.
+    /// </summary>
+    private static bool TryReadTlvs(ReadOnlySpan<byte> tlvs, out bool clientTls)
+    {
+        clientTls = false;
+        while (NextTlv(ref tlvs, out byte type, out var value))
+        {
+            if (type != TypeSsl) continue;
+            if (value.Length < SslFixed) return false;
+            var sub = value[SslFixed..];
+            while (NextTlv(ref sub, out _, out _)) { }
+            if (!sub.IsEmpty) return false;
+            clientTls = (value[0] & ClientSsl) != 0;
+        }
+        return tlvs.IsEmpty;
+    }
+
+    /// <summary>Takes the TLV <paramref name="rest"/> starts with; false, and <paramref name="rest"/> unchanged, when it is empty or its first TLV is cut short.</summary>
+    private static bool NextTlv(ref ReadOnlySpan<byte> rest, out byte type, out ReadOnlySpan<byte> value)
+    {
+        type = 0;
+        value = default;
+        if (rest.Length < 3 || rest.Length < 3 + BinaryPrimitives.ReadUInt16BigEndian(rest[1..])) return false;
+        type = rest[0];
+        value = rest.Slice(3, BinaryPrimitives.ReadUInt16BigEndian(rest[1..]));
+        rest = rest[(3 + value.Length)..];
+        return true;
     }
 
     public static string Describe(this ProxyHeaderError error) => error switch
@@ -123,6 +168,7 @@ internal static class ProxyHeaderParser
         ProxyHeaderError.BadVersion => "unknown version",
         ProxyHeaderError.BadCommand => "unknown command",
         ProxyHeaderError.BadLength => $"address block shorter than its family, or header longer than {MaxV2Length} bytes",
+        ProxyHeaderError.BadTlv => "a TLV runs past the end of the header (or of the SSL TLV it is in)",
         _ => "none",
     };
 }

@@ -23,17 +23,19 @@ public sealed class TlsServer
 
     public X509Certificate2 Certificate { get; }
 
-    /// <summary>Null when the files can serve; otherwise the one line saying which file is wrong and why.</summary>
-    public static string? Problem(TlsSettings settings)
+    /// <summary>
+    /// Reads the files as a worker will: <c>Problem</c> is null when they can serve, and then <c>NotAfter</c> is
+    /// when the certificate expires (UTC); otherwise <c>Problem</c> is the one line saying which file is wrong and why.
+    /// </summary>
+    public static (string? Problem, DateTime NotAfter) Check(TlsSettings settings)
     {
         try
         {
-            Load(settings);
-            return null;
+            return (null, Load(settings).Certificate.NotAfter.ToUniversalTime());
         }
         catch (TlsSetupException e)
         {
-            return e.Message;
+            return (e.Message, default);
         }
     }
 

@@ -23,10 +23,12 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
     private IHttpApp? _app;
 
     /// <param name="tls">Serve TLS with this certificate, as a worker's TLS listener does.</param>
-    public LoopbackTransport(HttpLimits? limits = null, TlsServer? tls = null)
+    /// <param name="proxyTrust">Whom to believe about clients (PROXY protocol, X-Forwarded-*), as a worker's flags say.</param>
+    public LoopbackTransport(HttpLimits? limits = null, TlsServer? tls = null, ProxyTrust? proxyTrust = null)
     {
         Limits = limits ?? new();
         _tls = tls;
+        ProxyTrust = proxyTrust;
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         // The tick lives as long as the process: once the transport is gone it finds no connections.
         EventLoop.Shared.EverySecond(() =>
@@ -69,6 +71,7 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
     }
 
     public HttpLimits Limits { get; }
+    public ProxyTrust? ProxyTrust { get; }
     public IHttpApp App => _app ?? throw new InvalidOperationException("not started");
     public bool KeepAliveAllowed => true;
     public void RequestServed() { }

@@ -54,6 +54,16 @@ public class PrometheusTextTests
             new Dictionary<int, long>(), new Dictionary<int, long>(), new Dictionary<string, long>(), 0, TimeSpan.Zero)));
         Assert.Equal(0, p.Value("prefork_requests_total", ("method", "GET"), ("status", "2xx")));
         Assert.Equal(0, p.Value("prefork_request_duration_seconds_count"));
+        // Without TLS there is no certificate, and no series for one.
+        Assert.DoesNotContain(p.Samples, s => s.Name.StartsWith("prefork_tls_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_certificate_end_is_a_gauge_in_unix_seconds()
+    {
+        var p = PrometheusParser.Parse(PrometheusText.Render(Sample() with { CertificateNotAfter = new DateTime(2027, 1, 2, 3, 4, 5, DateTimeKind.Utc) }));
+        Assert.Equal(1798859045, p.Value("prefork_tls_certificate_expiry_timestamp_seconds"));
+        Assert.Equal("gauge", p.Types["prefork_tls_certificate_expiry_timestamp_seconds"]);
     }
 
     [Theory]

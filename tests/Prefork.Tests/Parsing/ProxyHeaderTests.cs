@@ -14,7 +14,8 @@ public class ProxyHeaderTests
 {
     private static readonly byte[] Http = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"u8.ToArray();
 
-    // name, the header, what it should give: the client ("address:port"), "-" for the connection's own, or an error.
+    // name, the header, what it should give: the client ("address:port"), "-" for the connection's own, or an error;
+    // " tls" when the header says the client reached the proxy over TLS.
     public static TheoryData<string, byte[], string> Corpus => new()
     {
         { "v1_tcp4", V1("PROXY TCP4 192.0.2.10 198.51.100.1 56324 443"), "192.0.2.10:56324" },
@@ -42,7 +43,21 @@ public class ProxyHeaderTests
         { "v2_proxy_inet", V2(0x21, 0x11, [.. Ip("203.0.113.7"), .. Ip("192.0.2.1"), .. Port(40000), .. Port(443)]), "203.0.113.7:40000" },
         { "v2_proxy_inet6", V2(0x21, 0x21, [.. Ip("2001:db8::7"), .. Ip("2001:db8::1"), .. Port(1), .. Port(80)]), "[2001:db8::7]:1" },
         { "v2_proxy_inet_with_tlvs", V2(0x21, 0x11, [.. Ip("203.0.113.8"), .. Ip("192.0.2.1"), .. Port(5), .. Port(6),
-            0x01, 0x00, 0x02, (byte)'h', (byte)'2', 0x20, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00]), "203.0.113.8:5" },
+            0x01, 0x00, 0x02, (byte)'h', (byte)'2', 0x20, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00]), "203.0.113.8:5 tls" },
+        // HAProxy's send-proxy-v2-ssl-cn: PP2_TYPE_SSL with the client flags, verify, then version and CN sub-TLVs.
+        { "v2_ssl_with_version_and_cn", V2(0x21, 0x11, [.. Inet("198.51.100.20", 4711),
+            .. Ssl(0x07, Tlv(0x21, "TLSv1.3"u8), Tlv(0x22, "client.example"u8))]), "198.51.100.20:4711 tls" },
+        { "v2_ssl_inet6", V2(0x21, 0x21, [.. Ip("2001:db8::9"), .. Ip("2001:db8::1"), .. Port(2), .. Port(443), .. Ssl(0x01)]), "[2001:db8::9]:2 tls" },
+        { "v2_ssl_after_other_tlvs", V2(0x21, 0x11, [.. Inet("198.51.100.21", 1), .. Tlv(0x05, [1, 2, 3]), .. Tlv(0x04, []), .. Ssl(0x01)]), "198.51.100.21:1 tls" },
+        { "v2_ssl_flag_unset", V2(0x21, 0x11, [.. Inet("198.51.100.22", 1), .. Ssl(0x00, Tlv(0x21, "TLSv1.2"u8))]), "198.51.100.22:1" },
+        { "v2_ssl_client_certificate_only", V2(0x21, 0x11, [.. Inet("198.51.100.23", 1), .. Ssl(0x06)]), "198.51.100.23:1" },
+        { "v2_ssl_unix", V2(0x21, 0x31, [.. new byte[216], .. Ssl(0x01)]), "- tls" },
+        { "v2_ssl_local_ignored", V2(0x20, 0x11, [.. Inet("198.51.100.24", 1), .. Ssl(0x01)]), "-" },
+        { "v2_tlv_past_the_end", V2(0x21, 0x11, [.. Inet("198.51.100.25", 1), 0x04, 0x00, 0x0A, 1, 2, 3, 4]), nameof(ProxyHeaderError.BadTlv) },
+        { "v2_tlv_cut_in_its_header", V2(0x21, 0x11, [.. Inet("198.51.100.26", 1), .. Tlv(0x04, [9]), 0x20, 0x00]), nameof(ProxyHeaderError.BadTlv) },
+        { "v2_ssl_shorter_than_flags_and_verify", V2(0x21, 0x11, [.. Inet("198.51.100.27", 1), .. Tlv(0x20, [0x01, 0, 0, 0])]), nameof(ProxyHeaderError.BadTlv) },
+        { "v2_ssl_sub_tlv_past_the_ssl_tlv", V2(0x21, 0x11, [.. Inet("198.51.100.28", 1),
+            .. Tlv(0x20, [0x01, 0, 0, 0, 0, 0x22, 0x00, 0x08, (byte)'c', (byte)'n']), .. Tlv(0x04, [0, 0, 0, 0, 0, 0])]), nameof(ProxyHeaderError.BadTlv) },
         { "v2_proxy_udp", V2(0x21, 0x12, [.. Ip("203.0.113.9"), .. Ip("192.0.2.1"), .. Port(7), .. Port(8)]), "203.0.113.9:7" },
         { "v2_local_inet", V2(0x20, 0x11, [.. Ip("203.0.113.7"), .. Ip("192.0.2.1"), .. Port(1), .. Port(2)]), "-" },
         { "v2_local_unspec", V2(0x20, 0x00, []), "-" },
@@ -104,7 +119,7 @@ public class ProxyHeaderTests
 
     private static string Show(ProxyHeader header) => header.Status switch
     {
-        ParseStatus.Complete => header.Source?.ToString() ?? "-",
+        ParseStatus.Complete => (header.Source?.ToString() ?? "-") + (header.ClientTls ? " tls" : ""),
         ParseStatus.Rejected => header.Error.ToString(),
         _ => "incomplete",
     };
@@ -117,6 +132,14 @@ public class ProxyHeaderTests
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(14), (ushort)rest.Length);
         return header;
     }
+
+    /// <summary>An AF_INET address block: the source, to 192.0.2.1:443.</summary>
+    private static byte[] Inet(string source, int port) => [.. Ip(source), .. Ip("192.0.2.1"), .. Port(port), .. Port(443)];
+
+    private static byte[] Tlv(byte type, ReadOnlySpan<byte> value) => [type, (byte)(value.Length >> 8), (byte)value.Length, .. value];
+
+    /// <summary>PP2_TYPE_SSL: the client flags, a verify result of 0 (success), then the sub-TLVs.</summary>
+    private static byte[] Ssl(byte client, params byte[][] subTlvs) => Tlv(0x20, [client, 0, 0, 0, 0, .. subTlvs.SelectMany(t => t)]);
 
     private static byte[] Ip(string address) => IPAddress.Parse(address).GetAddressBytes();
 

@@ -116,6 +116,51 @@ public sealed class ClientAddressTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Each_connection_closed_for_its_proxy_header_is_counted_in_the_metrics()
+    {
+        await using var master = await StartAsync(output, "--proxy-protocol", "--request-timeout", "2", "--metrics-bind", "127.0.0.1:0");
+        int metrics = await master.WaitForMetricsPortAsync(Bound);
+        // Not allowed, malformed, missing (plain HTTP), cut off, late: five refusals.
+        foreach (var (from, bytes) in new[]
+        {
+            (Untrusted, "PROXY TCP4 192.0.2.10 198.51.100.1 1 443\r\n"),
+            (IPAddress.Loopback, "PROXY TCP4 127.1 127.0.0.1 1 2\r\n"),
+            (IPAddress.Loopback, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"),
+        })
+        {
+            await using var client = await RawHttpConnection.ConnectAsync(master.Port, from);
+            await client.SendAsync(bytes);
+            Assert.True(await client.IsClosedByServerAsync());
+        }
+        await using (var cut = await RawHttpConnection.ConnectAsync(master.Port)) await cut.SendAsync("PROXY TCP4 ");
+        await using (var late = await RawHttpConnection.ConnectAsync(master.Port))
+        {
+            await late.SendAsync("PROXY TCP4 192.0.2.10 ");
+            Assert.True(await late.IsClosedByServerAsync(TimeSpan.FromSeconds(10)));
+        }
+        // A connection that closes before its first byte is no refusal; a good header is none either.
+        await (await RawHttpConnection.ConnectAsync(master.Port)).DisposeAsync();
+        await using (var good = await RawHttpConnection.ConnectAsync(master.Port))
+        {
+            await good.SendAsync("PROXY TCP4 192.0.2.11 198.51.100.1 1 443\r\n");
+            Assert.StartsWith("192.0.2.11 - - [", await ServedAsync(master, good, "good"));
+        }
+
+        // Reports come once a second: wait for the good request, which the worker counted after every refusal.
+        var deadline = DateTime.UtcNow + Bound;
+        Metrics.PrometheusParser scrape;
+        while ((scrape = Metrics.PrometheusParser.Parse((await RawHttpConnection.GetAsync(metrics, "/metrics")).BodyText))
+               .Value("prefork_requests_total", ("method", "GET"), ("status", "2xx")) < 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the good request never reached the metrics");
+            await Task.Delay(200);
+        }
+        Assert.Equal(5, scrape.Value("prefork_client_errors_total", ("kind", "proxy_header")));
+        // The late header is counted as a refused header, not also as a timeout.
+        Assert.Equal(0, scrape.Value("prefork_client_errors_total", ("kind", "timeout")));
+    }
+
+    [Fact]
     public async Task X_forwarded_for_is_believed_from_a_trusted_peer_only()
     {
         await using var master = await StartAsync(output);

@@ -16,7 +16,7 @@ public class FleetTests(ITestOutputHelper output)
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     /// <summary>The haproxy program, or null: on PATH, or in /usr/sbin, where Debian puts it and a user's PATH may not look.</summary>
-    private static readonly string? Haproxy = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin")
+    internal static readonly string? Haproxy = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin")
         .Select(dir => Path.Combine(dir, "haproxy")).FirstOrDefault(File.Exists);
 
     /// <summary>Skipped, saying why, where haproxy is not installed.</summary>
@@ -108,7 +108,7 @@ public class FleetTests(ITestOutputHelper output)
 
         """;
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));

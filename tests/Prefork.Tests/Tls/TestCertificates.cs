@@ -19,7 +19,7 @@ public sealed class TestCertificates : IDisposable
         var request = new CertificateRequest($"CN={caName}", _caKey, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(30));
+        _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(365));
         CaFile = Write("ca.pem", _ca.ExportCertificatePem());
     }
 
@@ -28,15 +28,18 @@ public sealed class TestCertificates : IDisposable
     /// <summary>The CA's certificate: what a verifying client trusts, and what --ca-certs names.</summary>
     public string CaFile { get; }
 
-    /// <summary>A server certificate for localhost and 127.0.0.1; returns (certificate file, key file, serial).</summary>
-    public (string Cert, string Key, string Serial) Server(string name, bool expired = false, string host = "localhost")
+    /// <summary>
+    /// A server certificate for localhost and 127.0.0.1, valid for 10 days unless <paramref name="until"/> says
+    /// otherwise; returns (certificate file, key file, serial).
+    /// </summary>
+    public (string Cert, string Key, string Serial) Server(string name, bool expired = false, string host = "localhost", DateTimeOffset? until = null)
     {
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(host);
         if (host == "localhost") san.AddIpAddress(IPAddress.Loopback);
         var from = expired ? DateTimeOffset.UtcNow.AddDays(-10) : DateTimeOffset.UtcNow.AddDays(-1);
-        var until = expired ? DateTimeOffset.UtcNow.AddDays(-2) : DateTimeOffset.UtcNow.AddDays(10);
-        return Issue(name, $"CN={host}", from, until, "1.3.6.1.5.5.7.3.1", san.Build());
+        until ??= expired ? DateTimeOffset.UtcNow.AddDays(-2) : DateTimeOffset.UtcNow.AddDays(10);
+        return Issue(name, $"CN={host}", from, until.Value, "1.3.6.1.5.5.7.3.1", san.Build());
     }
 
     /// <summary>A client certificate signed by this CA.</summary>

@@ -118,6 +118,8 @@ public partial class TlsTests(ITestOutputHelper output) : IDisposable
         var (cert, key, _) = _certificates.Server("expired", expired: true);
         await using var master = await MasterProcess.StartReadyAsync(1, ["--bind", "https://127.0.0.1:0", "--certfile", cert, "--keyfile", key], output);
         int tls = TlsPort(master);
+        // Served still, as before, but the master says so at start.
+        await master.WaitForLineAsync(l => l.Contains($"[ERROR] --certfile {cert}: the certificate expired on ", StringComparison.Ordinal), Bound);
 
         var curl = await Tool.RunAsync("curl", ["-sS", "--cacert", _certificates.CaFile, $"https://localhost:{tls}/"]);
         Assert.True(curl.ExitCode == 60, curl.ToString());
