@@ -5,6 +5,7 @@
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
 #   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
 #   scripts/bench.sh --only static,busy,post # static files, many busy connections, POST bodies
+#   scripts/bench.sh --only hold             # idle keep-alive connections: memory per connection beside nginx
 #   scripts/bench.sh --only tls              # Prefork's TLS beside nginx's (scripts/bench/tls.sh)
 #
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
@@ -28,6 +29,9 @@ DURATION=5
 CONNS=64
 HOLD_CONNS=10000
 HOLD_WAIT=5
+HOLD_BIG=0
+# A client process holds at most this many connections (it needs a descriptor for each, below the hard limit).
+HOLD_PER_PROC=15000
 KILL_TRIALS=5
 SPREAD_WORKERS=4
 GUNICORN=1
@@ -50,12 +54,15 @@ Options:
   --duration S        seconds per measured wrk run (default: $DURATION)
   --hold-conns N      idle keep-alive connections to hold on 2 workers (default: $HOLD_CONNS)
   --hold-wait S       seconds they stay idle before the second request (default: $HOLD_WAIT)
+  --hold-big N        also hold N (e.g. 100000) on 2 workers, Prefork and nginx (default: none); each worker
+                      needs a descriptor per connection: N/2 + 100 must fit the hard open-file limit
   --kill-trials N     worker SIGKILLs to time (default: $KILL_TRIALS)
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
   --only NAME[,NAME]  run only these scenarios: aspnet (Kestrel alone vs the app under Prefork), static
-                      (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel); tls (Prefork and nginx
+                      (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel), hold
+                      (idle keep-alive connections on Prefork and nginx: memory per connection); tls (Prefork and nginx
                       over https, same certificate: runs alone, with its own report)
   --prefork DIR       measure the Prefork published in DIR (dotnet publish -c Release src/Master -o DIR)
                       instead of publishing it here
@@ -74,6 +81,7 @@ while [[ $# -gt 0 ]]; do
         --duration)       need_value "$@"; DURATION="$2"; shift 2 ;;
         --hold-conns)     need_value "$@"; HOLD_CONNS="$2"; shift 2 ;;
         --hold-wait)      need_value "$@"; HOLD_WAIT="$2"; shift 2 ;;
+        --hold-big)       need_value "$@"; HOLD_BIG="$2"; shift 2 ;;
         --kill-trials)    need_value "$@"; KILL_TRIALS="$2"; shift 2 ;;
         --spread-workers) need_value "$@"; SPREAD_WORKERS="$2"; shift 2 ;;
         --out)            need_value "$@"; OUT="$2"; shift 2 ;;
@@ -86,12 +94,13 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 for name in ${ONLY//,/ }; do
-    [[ "$name" =~ ^(aspnet|static|busy|post|tls)$ ]] || die "--only takes aspnet, static, busy, post or tls, comma-separated (got '$name')"
+    [[ "$name" =~ ^(aspnet|static|busy|post|hold|tls)$ ]] || die "--only takes aspnet, static, busy, post, hold or tls, comma-separated (got '$name')"
 done
 # wants NAME: the scenario runs (every one does without --only).
 wants() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
 [[ "$ONLY" != *tls* || "$ONLY" == tls ]] || die "--only tls runs alone (got '$ONLY')"
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
+[[ "$HOLD_BIG" =~ ^[0-9]+$ ]] || die "--hold-big must be a whole number (got '$HOLD_BIG')"
 for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
 done
@@ -338,7 +347,7 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy && ! wants tls; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy && ! wants hold && ! wants tls; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
     die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
 if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
@@ -354,13 +363,18 @@ command -v dotnet >/dev/null || die "the .NET SDK ('dotnet') is needed"
 command -v clang >/dev/null || command -v gcc >/dev/null || apt_install clang ||
     die "a C compiler is needed to publish NativeAOT (apt-get install clang, or gcc)"
 
-# Raise the open-file limit for the 10,000 connections (inherited by every server and client started here).
-if ! ulimit -n 65536 2>/dev/null; then
+# Raise the open-file limit for the held connections (inherited by every server and client started here).
+WANT_FILES=$(( HOLD_BIG / 2 + 1000 > 65536 ? HOLD_BIG / 2 + 1000 : 65536 ))
+if ! ulimit -n "$WANT_FILES" 2>/dev/null; then
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    log "note: could not raise 'ulimit -n' to 65536 (hard limit $(ulimit -Hn)); using $(ulimit -n)"
+    log "note: could not raise 'ulimit -n' to $WANT_FILES (hard limit $(ulimit -Hn)); using $(ulimit -n)"
 fi
-[[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS + 1000)) ]] ||
+[[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS / 2 + 1000)) ]] ||
     log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
+[[ "$HOLD_BIG" -eq 0 || "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_BIG / 2 + 200)) ]] ||
+    log "warning: open-file limit $(ulimit -n) cannot hold $HOLD_BIG connections on 2 workers: expect refusals"
+OPEN_FILES="$(ulimit -n)"
+[[ "$OPEN_FILES" == unlimited || $((OPEN_FILES - 500)) -ge "$HOLD_PER_PROC" ]] || HOLD_PER_PROC=$((OPEN_FILES - 500))
 
 log "${PUBLISHED:+not }publishing Prefork (NativeAOT)${PUBLISHED:+: using $PUBLISHED}; building the peers"
 if [[ -z "$PUBLISHED" ]]; then
@@ -466,6 +480,31 @@ wants static && static_rounds
 wants busy && busy_rounds
 wants post && post_rounds
 
+# hold_extra KEY KIND CONNS: CONNS idle keep-alive connections on 2 workers of KIND (async or nginx), held for
+# --hold-wait seconds, then each asked again; one client process per HOLD_PER_PROC connections (its own
+# open-file limit, its own 127.0.0.x source address). Appends "KEY=..." to the extras.
+hold_extra() {
+    local key="$1" kind="$2" conns="$3" procs hold
+    procs=$(((conns + HOLD_PER_PROC - 1) / HOLD_PER_PROC))
+    log "$conns idle keep-alive connections ($kind, 2 workers, $procs client process(es))"
+    if [[ "$kind" == nginx ]]; then
+        NGINX_CONNS=$((conns + 100)) start_server nginx 2
+    else
+        start_server async 2 --keep-alive 120 --worker-connections $((conns + 100))
+    fi
+    timeout 900 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$conns" --wait "$HOLD_WAIT" \
+        --procs "$procs" >"$WORK/$key.txt" 2>&1 &
+    wait $! || log "warning: the hold test exited with $?"
+    hold="$(sed -n 's/^HOLD //p' "$WORK/$key.txt")"
+    if [[ -n "$hold" ]]; then
+        log "  $hold"
+        echo "$key=$hold" >>"$EXTRAS"
+    else
+        tail -n 5 "$WORK/$key.txt" >&2
+    fi
+    stop_server
+}
+
 # ---------------------------------------------------------------------------------------------------------
 # Extras
 # ---------------------------------------------------------------------------------------------------------
@@ -490,20 +529,14 @@ if [[ -z "$ONLY" ]]; then
     echo "spread=$spread" >>"$EXTRAS"
     echo "spread.workers=$SPREAD_WORKERS" >>"$EXTRAS"
     stop_server
-
-    log "$HOLD_CONNS idle keep-alive connections (Prefork async, 2 workers, --keep-alive 120)"
-    start_server async 2 --keep-alive 120 --worker-connections 10000
-    timeout 300 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$HOLD_CONNS" --wait "$HOLD_WAIT" \
-        >"$WORK/hold.txt" 2>&1 &
-    wait $! || log "warning: the hold test exited with $?"
-    hold="$(sed -n 's/^HOLD //p' "$WORK/hold.txt")"
-    if [[ -n "$hold" ]]; then
-        log "  $hold"
-        echo "hold=$hold" >>"$EXTRAS"
-    else
-        tail -n 5 "$WORK/hold.txt" >&2
+fi
+if wants hold; then
+    hold_extra hold async "$HOLD_CONNS"
+    hold_extra hold.nginx nginx "$HOLD_CONNS"
+    if [[ "$HOLD_BIG" -gt 0 ]]; then
+        hold_extra holdbig async "$HOLD_BIG"
+        hold_extra holdbig.nginx nginx "$HOLD_BIG"
     fi
-    stop_server
 fi
 
 # ---------------------------------------------------------------------------------------------------------

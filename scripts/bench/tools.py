@@ -7,8 +7,9 @@
   tools.py cpu PID                          CPU time (user + system) PID and its descendants have used, in µs
   tools.py killtest --port P --master PID --log LOG [--trials 5] [--bound 5]
                                             SIGKILL one worker at a time, time the replacement
-  tools.py hold --port P --master PID [--conns 10000] [--wait 5]
-                                            hold N idle keep-alive connections, ask again on each
+  tools.py hold --port P --master PID [--conns 10000] [--wait 5] [--procs 1]
+                                            hold N idle keep-alive connections (from P client processes),
+                                            ask again on each
   tools.py spread FILE                      from wrk's per-pid counts: "pids max min ratio"
   tools.py report --results F --extras F --rounds N --duration S --command CMD
                                             the markdown report
@@ -221,15 +222,20 @@ async def ask(reader, writer, timeout):
     return b"connection: close" not in head.lower()
 
 
-async def hold(port, master, conns, wait):
+async def hold_part(port, conns, source, report, go):
+    """Opens and answers CONNS connections, writes "opened errors" to REPORT, waits for a line on GO, asks again on
+    each, writes "answered errors" and closes them. SOURCE, when set, is the local address to connect from: each
+    pair of loopback addresses has its own ephemeral ports, so several parts hold more than one pair could."""
     sem = asyncio.Semaphore(200)
     streams = []
     errors = {}
+    local = (source, 0) if source else None
 
     async def open_one():
         async with sem:
             try:
-                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, limit=65536), 30)
+                r, w = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", port, limit=65536, local_addr=local), 30)
             except Exception as e:  # noqa: BLE001
                 errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
                 return
@@ -243,14 +249,11 @@ async def hold(port, master, conns, wait):
             else:
                 w.close()
 
-    t0 = time.perf_counter()
     await asyncio.gather(*(open_one() for _ in range(conns)))
-    first = len(streams)
-    t_open = time.perf_counter() - t0
-    await asyncio.sleep(wait)
-    held = rss(master)
-
+    os.write(report, f"{len(streams)} {err_text(errors)}\n".encode())
+    await asyncio.get_running_loop().run_in_executor(None, os.read, go, 16)
     sem2 = asyncio.Semaphore(2000)
+    errors.clear()
 
     async def again(r, w):
         async with sem2:
@@ -261,18 +264,67 @@ async def hold(port, master, conns, wait):
                 return False
 
     results = await asyncio.gather(*(again(r, w) for r, w in streams))
-    second = sum(1 for x in results if x)
-    after = rss(master)
+    os.write(report, f"{sum(1 for x in results if x)} {err_text(errors)}\n".encode())
     for _, w in streams:
         w.close()
-    err = ",".join(f"{k}:{v}" for k, v in sorted(errors.items())) or "none"
-    print(f"HOLD conns={conns} first_ok={first} open_s={t_open:.1f} waited_s={wait} second_ok={second} "
-          f"rss_total_kb={held[0]} rss_master_kb={held[1]} workers={held[2]} rss_after_kb={after[0]} errors={err}")
+
+
+def err_text(errors):
+    return ",".join(f"{k}:{v}" for k, v in sorted(errors.items())) or "none"
+
+
+def read_line(fd):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 256)
+        if not chunk:
+            return ["0", "part-died:1"]
+        data += chunk
+    return data.decode().split()
+
+
+def hold(port, master, conns, wait, procs):
+    """Holds CONNS idle keep-alive connections from PROCS client processes (one open-file limit each), from
+    127.0.0.2, .3, ... when there are several. Prints the RSS of the server's process tree before, while they
+    are held and after each was asked again, and the growth per connection."""
+    before = rss(master)
+    parts = []
+    t0 = time.perf_counter()
+    for i in range(procs):
+        n = conns // procs + (1 if i < conns % procs else 0)
+        report_r, report_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(report_r)
+            os.close(go_w)
+            asyncio.run(hold_part(port, n, f"127.0.0.{2 + i}" if procs > 1 else None, report_w, go_r))
+            os._exit(0)
+        os.close(report_w)
+        os.close(go_r)
+        parts.append((pid, report_r, go_w))
+    opened = [read_line(r) for _, r, _ in parts]
+    first = sum(int(o[0]) for o in opened)
+    t_open = time.perf_counter() - t0
+    time.sleep(wait)
+    held = rss(master)
+    for _, _, go in parts:
+        os.write(go, b"go\n")
+    answered = [read_line(r) for _, r, _ in parts]
+    second = sum(int(a[0]) for a in answered)
+    after = rss(master)
+    for pid, _, _ in parts:
+        os.waitpid(pid, 0)
+    errs = [e for line in opened + answered for e in line[1:] if e != "none"]
+    per_conn = (held[0] - before[0]) * 1024 // max(first, 1)
+    print(f"HOLD conns={conns} procs={procs} first_ok={first} open_s={t_open:.1f} waited_s={wait} second_ok={second} "
+          f"rss_before_kb={before[0]} rss_total_kb={held[0]} rss_master_kb={held[1]} workers={held[2]} "
+          f"rss_after_kb={after[0]} per_conn_bytes={per_conn} errors={','.join(errs) or 'none'}", flush=True)
 
 
 def cmd_hold(args):
     port, master = opt(args, "--port", conv=int), opt(args, "--master", conv=int)
-    asyncio.run(hold(port, master, opt(args, "--conns", 10000, int), opt(args, "--wait", 5.0, float)))
+    hold(port, master, opt(args, "--conns", 10000, int), opt(args, "--wait", 5.0, float), opt(args, "--procs", 1, int))
 
 
 # ------------------------------------------------------------------------------------------------ spread
@@ -429,13 +481,16 @@ def cmd_report(args):
         out.append(f"Spread over workers (Prefork async, {ex.get('spread.workers', '?')} workers, wrk -c64 keep-alive on /worker, "
                    f"{duration} s): requests per worker {spread[4] if len(spread) > 4 else '-'}; max/min = **{spread[3]}**.")
         out.append("")
-    if hold_:
-        out.append(f"Idle keep-alive connections (Prefork async, 2 workers, --keep-alive 120 --worker-connections 10000): "
-                   f"{hold_.get('first_ok')} of {hold_.get('conns')} opened and answered, after {hold_.get('waited_s')} s idle "
-                   f"**{hold_.get('second_ok')} of {hold_.get('conns')}** answered again; total RSS while holding them "
-                   f"**{mb(int(hold_.get('rss_total_kb', 0)))} MB** (master {mb(int(hold_.get('rss_master_kb', 0)))} MB); "
-                   f"client errors: {hold_.get('errors')}.")
-        out.append("")
+    for key, what in (("hold", "Prefork async"), ("hold.nginx", "nginx"), ("holdbig", "Prefork async"),
+                      ("holdbig.nginx", "nginx")):
+        h = kv(ex.get(key, ""))
+        if h:
+            out.append(f"Idle keep-alive connections ({what}, 2 workers, {h.get('procs', 1)} client process(es)): "
+                       f"{h.get('first_ok')} of {h.get('conns')} opened and answered, after {h.get('waited_s')} s idle "
+                       f"**{h.get('second_ok')} of {h.get('conns')}** answered again; total RSS while holding them "
+                       f"**{mb(int(h.get('rss_total_kb', 0)))} MB** (master {mb(int(h.get('rss_master_kb', 0)))} MB), "
+                       f"growth **{h.get('per_conn_bytes', '-')} bytes per connection**; client errors: {h.get('errors')}.")
+            out.append("")
 
     # Targets
     out.append("#### Targets")
@@ -479,16 +534,16 @@ def cmd_report(args):
         ok = hold_.get("second_ok") == hold_.get("conns") and hold_.get("first_ok") == hold_.get("conns")
         out.append(f"| {hold_.get('conns')} idle keep-alive connections on 2 workers, all answered afterwards | "
                    f"{hold_.get('first_ok')} then {hold_.get('second_ok')} | {mark(ok)} |")
-    if hold_ and int(hold_.get("conns", 0)) > 0:
-        # The growth of the whole tree while the connections are held, over the tree before they were opened (the
-        # hold's own figure when it gives one, else the 2-worker config's idle RSS after load).
-        idle2 = kv(ex.get("idle.Prefork_async_2w", ""))
-        before = int(hold_["rss_before_kb"]) if "rss_before_kb" in hold_ else (
-            int(idle2["m1"]) + 2 * int(idle2["w1"]) if idle2 else None)
-        if before is not None:
-            per = (int(hold_.get("rss_total_kb", 0)) - before) / int(hold_["conns"])
+        per = hold_.get("per_conn_bytes", "")
+        if per.isdigit():
+            ngx = kv(ex.get("hold.nginx", "")).get("per_conn_bytes", "-")
             out.append(f"| memory per idle keep-alive connection ≤ 1 KB (RSS growth of master + workers) | "
-                       f"{per:.2f} KB | {mark(per <= 1.0)} |")
+                       f"{per} bytes (nginx {ngx}) | {mark(int(per) <= 1024)} |")
+    big = kv(ex.get("holdbig", ""))
+    if big:
+        ok = big.get("second_ok") == big.get("conns") and big.get("first_ok") == big.get("conns")
+        out.append(f"| {big.get('conns')} idle keep-alive connections on 2 workers, all answered afterwards | "
+                   f"{big.get('first_ok')} then {big.get('second_ok')}, {mb(int(big.get('rss_total_kb', 0)))} MB | {mark(ok)} |")
     if len(spread) >= 4:
         ok = spread[3] != "inf" and float(spread[3]) <= 1.5
         out.append(f"| requests spread over workers within 1.5× (max/min) | {spread[3]} | {mark(ok)} |")

@@ -4,12 +4,14 @@ using System.Text;
 
 namespace Prefork.App;
 
-/// <summary>A growable byte buffer rented from the shared pool; cleared, not freed, between requests.</summary>
-internal sealed class OutputBuffer : IDisposable
+/// <summary>
+/// A growable byte buffer, rented from the shared pool when the first byte is written and given back by
+/// <see cref="Release"/> when its connection goes idle, so an idle keep-alive connection holds no buffer
+/// (nginx frees its buffers between requests the same way). Cleared, not freed, between pipelined requests.
+/// </summary>
+internal sealed class OutputBuffer(int initialSize = 4096) : IDisposable
 {
-    private byte[] _buffer;
-
-    public OutputBuffer(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+    private byte[] _buffer = [];
 
     public int Length { get; private set; }
     public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
@@ -77,16 +79,19 @@ internal sealed class OutputBuffer : IDisposable
 
     private byte[] Grow(int size)
     {
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, Length + size));
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, initialSize), Length + size));
         _buffer.AsSpan(0, Length).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
         return _buffer = bigger;
     }
 
-    public void Dispose()
+    /// <summary>Empties the buffer and gives its memory back to the pool; the next write rents again.</summary>
+    public void Release()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = [];
         Length = 0;
     }
+
+    public void Dispose() => Release();
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Prefork.App;
 
 /// <summary>A span of bytes in <see cref="RequestHead.Bytes"/>.</summary>
@@ -9,11 +11,12 @@ internal readonly record struct Segment(int Start, int Length);
 /// </summary>
 internal sealed class RequestHead
 {
-    private Segment[] _names = new Segment[16];
-    private Segment[] _values = new Segment[16];
+    // Rented from the shared pool as a head needs them, and given back by Release.
+    private Segment[] _names = [];
+    private Segment[] _values = [];
 
     /// <summary>The head's bytes; the parser reads from the connection's buffer, the connection copies them here.</summary>
-    public byte[] Bytes { get; private set; } = new byte[512];
+    public byte[] Bytes { get; private set; } = [];
     public int Length { get; private set; }
 
     public Method Method { get; set; }
@@ -58,8 +61,8 @@ internal sealed class RequestHead
     {
         if (HeaderCount == _names.Length)
         {
-            Array.Resize(ref _names, _names.Length * 2);
-            Array.Resize(ref _values, _values.Length * 2);
+            _names = Grow(_names);
+            _values = Grow(_values);
         }
         _names[HeaderCount] = name;
         _values[HeaderCount] = value;
@@ -69,9 +72,36 @@ internal sealed class RequestHead
     /// <summary>Keeps a copy of the parsed head, so the connection may reuse its read buffer while the request runs.</summary>
     public void CopyFrom(ReadOnlySpan<byte> head)
     {
-        if (Bytes.Length < head.Length) Bytes = new byte[Math.Max(head.Length, Bytes.Length * 2)];
+        if (Bytes.Length < head.Length)
+        {
+            if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
+            Bytes = ArrayPool<byte>.Shared.Rent(Math.Max(head.Length, 512));
+        }
         head.CopyTo(Bytes);
         Length = head.Length;
+    }
+
+    /// <summary>Gives the arrays back to the pool between requests: an idle keep-alive connection keeps no head.</summary>
+    public void Release()
+    {
+        Reset();
+        if (_names.Length > 0)
+        {
+            ArrayPool<Segment>.Shared.Return(_names);
+            ArrayPool<Segment>.Shared.Return(_values);
+            _names = _values = [];
+        }
+        if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
+        Bytes = [];
+        Length = 0;
+    }
+
+    private static Segment[] Grow(Segment[] segments)
+    {
+        var bigger = ArrayPool<Segment>.Shared.Rent(Math.Max(16, segments.Length * 2));
+        segments.CopyTo(bigger, 0);
+        if (segments.Length > 0) ArrayPool<Segment>.Shared.Return(segments);
+        return bigger;
     }
 
     public ReadOnlySpan<byte> this[Segment segment] => Bytes.AsSpan(segment.Start, segment.Length);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Prefork.App;
@@ -30,7 +29,9 @@ public sealed partial class HttpConnection
     private readonly OutputBuffer _output = new();
     private readonly OutputBuffer _requestBody = new(256);
     private readonly OutputBuffer _responseBody = new(256);
-    private byte[] _input;
+    private const int InputSize = 4096;
+    // Rented when bytes come, given back when the connection goes idle (ReleaseBuffers).
+    private byte[] _input = [];
     private int _start, _end;
 
     // The clock: see HttpConnection.Deadlines.cs.
@@ -51,7 +52,6 @@ public sealed partial class HttpConnection
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
-        _input = ArrayPool<byte>.Shared.Rent(4096);
         _request = new HttpRequest(_head, this);
         _response = new HttpResponse(_responseBody, this);
     }
@@ -92,10 +92,7 @@ public sealed partial class HttpConnection
             _tls?.Dispose();
             _io.Dispose();
             _socket.Dispose();
-            _output.Dispose();
-            _requestBody.Dispose();
-            _responseBody.Dispose();
-            ArrayPool<byte>.Shared.Return(_input);
+            ReleaseBuffers();
             _traffic?.ConnectionClosed();
             _host.Closed(this);
         }

@@ -27,6 +27,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private ManualResetValueTaskSourceCore<int> _received;
     private ManualResetValueTaskSourceCore<bool> _sent;
     private Memory<byte> _receiveInto;
+    // The waiting read has no buffer (WhenReadableAsync): the edge completes it, nothing is read.
+    private bool _onlyWaiting;
     private ReadOnlyMemory<byte> _unsent;
 
     public LoopSocket(Socket socket, EventLoop loop) : this(loop) => _socket = socket;
@@ -86,6 +88,22 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         return new ValueTask<int>(this, _received.Version);
     }
 
+    /// <summary>True unless the last read found the socket empty and no edge came since.</summary>
+    public bool MayBeReadable => ReadReady.MayBeReady;
+
+    /// <summary>
+    /// Completes when a read may find bytes (or the end of stream), without a buffer to read into: an idle
+    /// keep-alive connection waits here holding none. Its result means nothing.
+    /// </summary>
+    public ValueTask<int> WhenReadableAsync()
+    {
+        if (ReadReady.MayBeReady) return new(0);
+        _onlyWaiting = true;
+        _received.Reset();
+        ReadReady.WhenReady();
+        return new ValueTask<int>(this, _received.Version);
+    }
+
     public ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
         int sent = TrySend(bytes.Span);
@@ -106,6 +124,12 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
 
     private void ContinueReceive()
     {
+        if (_onlyWaiting)
+        {
+            _onlyWaiting = false;
+            _received.SetResult(0);
+            return;
+        }
         try
         {
             int n = TryReceive(_receiveInto.Span);
