@@ -48,7 +48,7 @@ public sealed partial class HttpConnection
         if (phase == Phase.Idle && _tls == null && !_io.MayBeReadable)
         {
             ReleaseBuffers();
-            await _io.WhenReadableAsync();
+            await _io.ReceiveAsync(Memory<byte>.Empty);
         }
         if (_end == _input.Length) MakeRoom();
         int n = await _transport.ReceiveAsync(_input.AsMemory(_end));

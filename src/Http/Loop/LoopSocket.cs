@@ -27,8 +27,6 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private ManualResetValueTaskSourceCore<int> _received;
     private ManualResetValueTaskSourceCore<bool> _sent;
     private Memory<byte> _receiveInto;
-    // The waiting read has no buffer (WhenReadableAsync): the edge completes it, nothing is read.
-    private bool _onlyWaiting;
     private ReadOnlyMemory<byte> _unsent;
 
     public LoopSocket(Socket socket, EventLoop loop) : this(loop) => _socket = socket;
@@ -77,7 +75,10 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         _open = true;
     }
 
-    /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
+    /// <summary>
+    /// Bytes read into <paramref name="buffer"/>; 0 at end of stream. A read of nothing completes (with 0) when a read
+    /// may find bytes or the end: an idle keep-alive connection waits so holding no buffer.
+    /// </summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer)
     {
         int n = TryReceive(buffer.Span);
@@ -90,19 +91,6 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
 
     /// <summary>True unless the last read found the socket empty and no edge came since.</summary>
     public bool MayBeReadable => ReadReady.MayBeReady;
-
-    /// <summary>
-    /// Completes when a read may find bytes (or the end of stream), without a buffer to read into: an idle
-    /// keep-alive connection waits here holding none. Its result means nothing.
-    /// </summary>
-    public ValueTask<int> WhenReadableAsync()
-    {
-        if (ReadReady.MayBeReady) return new(0);
-        _onlyWaiting = true;
-        _received.Reset();
-        ReadReady.WhenReady();
-        return new ValueTask<int>(this, _received.Version);
-    }
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
     {
@@ -124,12 +112,6 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
 
     private void ContinueReceive()
     {
-        if (_onlyWaiting)
-        {
-            _onlyWaiting = false;
-            _received.SetResult(0);
-            return;
-        }
         try
         {
             int n = TryReceive(_receiveInto.Span);
@@ -175,8 +157,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     {
         if (!ReadReady.MayBeReady) return -1;
         // A read of nothing asks only to wait until there is something to read (SslStream makes one before each
-        // TLS record, so it rents its buffer only once bytes are there): readiness answers it, as read(2) of
-        // nothing would return 0 at once, bytes or not, for a syscall.
+        // TLS record, and an idle connection waits so, each renting its buffer only once bytes are there):
+        // readiness answers it, where read(2) of nothing would cost a syscall to return 0, bytes or not.
         if (buffer.IsEmpty) return 0;
         long edges = ReadReady.Edges;
         fixed (byte* p = buffer)
