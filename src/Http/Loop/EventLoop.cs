@@ -148,6 +148,11 @@ public sealed partial class EventLoop
                 return;
             }
             Dispatch(events, n);
+            // A turn that found work offers the core before the next: where workers outnumber free cores (the
+            // client's own load on the machine counts), a sibling's ready connections then wait for one turn of
+            // this loop, not for the rest of its time slice (1.4 ms on this kernel, and several in a row). Alone
+            // on its core the call returns at once. It halved the ASP.NET Core app's p99 excess over Kestrel's (README).
+            if (n > 0) SchedYield();
             long now = Environment.TickCount64;
             // A due tick waits for one more poll (timeout 0) unless this wait ran out with nothing to do: what
             // arrived while app code held the loop up is handled first (nginx, too, handles events before it
@@ -189,6 +194,9 @@ public sealed partial class EventLoop
     // struct epoll_event { uint32_t events; uint64_t data; } is packed on x86-64 (12 bytes), aligned elsewhere (16).
     private static readonly int DataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
     private static readonly int EventSize = DataOffset + 8;
+
+    [LibraryImport("libc", EntryPoint = "sched_yield")]
+    private static partial int SchedYield();
 
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFd(uint initial, int flags);
