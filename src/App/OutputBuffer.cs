@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 
@@ -77,19 +76,13 @@ internal sealed class OutputBuffer(int initialSize = 4096) : IDisposable
         return buffer.AsSpan(Length);
     }
 
-    private byte[] Grow(int size)
-    {
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, initialSize), Length + size));
-        _buffer.AsSpan(0, Length).CopyTo(bigger);
-        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
-        return _buffer = bigger;
-    }
+    private byte[] Grow(int size) =>
+        _buffer = PooledArray.Grow(_buffer, Math.Max(Math.Max(_buffer.Length * 2, initialSize), Length + size), Length);
 
     /// <summary>Empties the buffer and gives its memory back to the pool; the next write rents again.</summary>
     public void Release()
     {
-        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = [];
+        PooledArray.Return(ref _buffer);
         Length = 0;
     }
 

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Prefork.App;
 
 /// <summary>A span of bytes in <see cref="RequestHead.Bytes"/>.</summary>
@@ -16,7 +14,8 @@ internal sealed class RequestHead
     private Segment[] _values = [];
 
     /// <summary>The head's bytes; the parser reads from the connection's buffer, the connection copies them here.</summary>
-    public byte[] Bytes { get; private set; } = [];
+    public byte[] Bytes => _bytes;
+    private byte[] _bytes = [];
     public int Length { get; private set; }
 
     public Method Method { get; set; }
@@ -61,8 +60,8 @@ internal sealed class RequestHead
     {
         if (HeaderCount == _names.Length)
         {
-            _names = Grow(_names);
-            _values = Grow(_values);
+            _names = PooledArray.Grow(_names, Math.Max(16, _names.Length * 2), HeaderCount);
+            _values = PooledArray.Grow(_values, Math.Max(16, _values.Length * 2), HeaderCount);
         }
         _names[HeaderCount] = name;
         _values[HeaderCount] = value;
@@ -72,11 +71,7 @@ internal sealed class RequestHead
     /// <summary>Keeps a copy of the parsed head, so the connection may reuse its read buffer while the request runs.</summary>
     public void CopyFrom(ReadOnlySpan<byte> head)
     {
-        if (Bytes.Length < head.Length)
-        {
-            if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
-            Bytes = ArrayPool<byte>.Shared.Rent(Math.Max(head.Length, 512));
-        }
+        if (_bytes.Length < head.Length) _bytes = PooledArray.Grow(_bytes, Math.Max(head.Length, 512), 0);
         head.CopyTo(Bytes);
         Length = head.Length;
     }
@@ -85,23 +80,10 @@ internal sealed class RequestHead
     public void Release()
     {
         Reset();
-        if (_names.Length > 0)
-        {
-            ArrayPool<Segment>.Shared.Return(_names);
-            ArrayPool<Segment>.Shared.Return(_values);
-            _names = _values = [];
-        }
-        if (Bytes.Length > 0) ArrayPool<byte>.Shared.Return(Bytes);
-        Bytes = [];
+        PooledArray.Return(ref _names);
+        PooledArray.Return(ref _values);
+        PooledArray.Return(ref _bytes);
         Length = 0;
-    }
-
-    private static Segment[] Grow(Segment[] segments)
-    {
-        var bigger = ArrayPool<Segment>.Shared.Rent(Math.Max(16, segments.Length * 2));
-        segments.CopyTo(bigger, 0);
-        if (segments.Length > 0) ArrayPool<Segment>.Shared.Return(segments);
-        return bigger;
     }
 
     public ReadOnlySpan<byte> this[Segment segment] => Bytes.AsSpan(segment.Start, segment.Length);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using Prefork.App;
 
 namespace Prefork.Http;
 
@@ -80,8 +81,7 @@ public sealed partial class HttpConnection
     /// </summary>
     private void ReleaseBuffers()
     {
-        if (_input.Length > 0) ArrayPool<byte>.Shared.Return(_input);
-        _input = [];
+        PooledArray.Return(ref _input);
         _start = _end = 0;
         _output.Release();
         _requestBody.Release();
