@@ -31,6 +31,7 @@ public sealed class BinaryUpgrade
         // Read once and cleared, so that neither our workers nor a later upgrade of ours see it.
         int.TryParse(Environment.GetEnvironmentVariable(OldMasterVariable), out _oldMaster);
         Environment.SetEnvironmentVariable(OldMasterVariable, null);
+        _listeners.OldMasterServes = _oldMaster != 0;
     }
 
     /// <summary>The old master's side: start the new one with our sockets.</summary>
@@ -81,6 +82,7 @@ public sealed class BinaryUpgrade
         Log.Info($"All workers ready; sending SIGTERM to the old master (pid {_oldMaster})");
         Native.SendSignal(_oldMaster, Native.SIGTERM);
         _oldMaster = 0;
+        _listeners.OldMasterServes = false;
     }
 
     private void Abandon()

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Prefork.Control;
 
 namespace Prefork.Master;
 
@@ -11,6 +12,8 @@ namespace Prefork.Master;
 public sealed class Listeners : IDisposable
 {
     private readonly List<(BindAddress Bind, Socket Socket)> _sockets = new();
+    private bool _handedOver, _oldMasterServes;
+    private Scoreboard? _board;
 
     public IReadOnlyList<int> Fds => _sockets.Select(s => Fd(s.Socket)).ToList();
 
@@ -83,7 +86,42 @@ public sealed class Listeners : IDisposable
     }
 
     /// <summary>Set when another process owns the sockets too (a new master, systemd): Unix socket files are then left in place.</summary>
-    public bool HandedOver { get; set; }
+    public bool HandedOver
+    {
+        get => _handedOver;
+        set
+        {
+            _handedOver = value;
+            Publish();
+        }
+    }
+
+    /// <summary>Set in the new master of a binary upgrade until it tells the old master, still accepting on the sockets, to go.</summary>
+    public bool OldMasterServes
+    {
+        get => _oldMasterServes;
+        set
+        {
+            _oldMasterServes = value;
+            Publish();
+        }
+    }
+
+    /// <summary>Where the workers read whether another server accepts on these sockets (and so whether they may seal them).</summary>
+    public Scoreboard? Board
+    {
+        get => _board;
+        set
+        {
+            _board = value;
+            Publish();
+        }
+    }
+
+    private void Publish()
+    {
+        if (_board != null) _board.ListenersShared = _handedOver || _oldMasterServes;
+    }
 
     /// <summary>The addresses as clients reach them, with the port the kernel picked for port 0.</summary>
     public IEnumerable<string> Urls => _sockets.Select(s => s.Socket.LocalEndPoint switch

@@ -103,7 +103,8 @@ public static class MasterProgram
             {
                 listeners = Listeners.Open(config.Binds, config.Backlog, config.ReusePort);
             }
-            config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = Scoreboard.Create().Fd, ListenUrls = listeners.Urls.ToArray() } };
+            listeners.Board = Scoreboard.Create();
+            config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = listeners.Board.Fd, ListenUrls = listeners.Urls.ToArray() } };
             if (config.MetricsBind != null) metricsEndpoint = MetricsEndpoint.Start(config.MetricsBind, metrics);
             pidFile?.Write();
         }

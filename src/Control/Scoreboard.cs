@@ -16,6 +16,9 @@ public sealed unsafe class Scoreboard
     private const int SlotSize = 64;
     // A slot not refreshed for this long belongs to a worker that died or stopped accepting.
     private const long StaleMs = 2000;
+    // After the slots, one line about the whole server.
+    private const int Size = (MaxSlots + 1) * SlotSize;
+    private const int ServerLine = MaxSlots * SlotSize;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Slot
@@ -39,12 +42,24 @@ public sealed unsafe class Scoreboard
     /// <summary>The master's side: a fresh, zeroed table.</summary>
     public static Scoreboard Create()
     {
-        int fd = Native.CreateSharedMemory("prefork-scoreboard", MaxSlots * SlotSize);
-        return new Scoreboard(fd, Native.MapShared(fd, MaxSlots * SlotSize));
+        int fd = Native.CreateSharedMemory("prefork-scoreboard", Size);
+        return new Scoreboard(fd, Native.MapShared(fd, Size));
     }
 
     /// <summary>A worker's side: the table its master made.</summary>
-    public static Scoreboard Open(int fd) => new(fd, Native.MapShared(fd, MaxSlots * SlotSize));
+    public static Scoreboard Open(int fd) => new(fd, Native.MapShared(fd, Size));
+
+    /// <summary>
+    /// Set by the master while another server accepts on the same listening sockets (systemd, which keeps them; the
+    /// new master of a binary upgrade; the old one until it is told to go). Kept here rather than sent, so a worker
+    /// whose master was killed still knows it: the last server on a socket seals it before closing it
+    /// (<see cref="ListenerSeal"/>), and no other may.
+    /// </summary>
+    public bool ListenersShared
+    {
+        get => Volatile.Read(ref *(int*)(_base + ServerLine)) != 0;
+        set => Volatile.Write(ref *(int*)(_base + ServerLine), value ? 1 : 0);
+    }
 
     public void Publish(int slot, int connections, bool accepting)
     {

@@ -23,6 +23,8 @@ public sealed class WorkerServer : IConnectionHost
     // How often a blocked accept, or a wait for room, wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
     private const int SpinsBeforeWait = 35;
+    // Longer than a handshake takes on any network a server is drained on.
+    private static readonly TimeSpan HandshakeGrace = TimeSpan.FromMilliseconds(200);
 
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
@@ -233,14 +235,25 @@ public sealed class WorkerServer : IConnectionHost
     /// <summary>
     /// The whole server is stopping: no sibling will take what is still queued, and closing the socket would
     /// reset it, so take every queued connection until the queue is empty (a sync worker answers them one
-    /// after another), bounded by the graceful timeout and the worker's connection limit.
+    /// after another), bounded by the graceful timeout and the worker's connection limit. Unless another server
+    /// accepts on the socket too, it is sealed first (<see cref="ListenerSeal"/>): otherwise the clients this
+    /// drain tells "Connection: close" reconnect into the queue as fast as it empties, and whoever is in it when
+    /// the last copy closes is reset. A handshake the seal let through may still be on its way: the queue counts
+    /// as empty once it stayed so for <see cref="HandshakeGrace"/>.
     /// </summary>
     private void TakeBacklog(int[] listenFds)
     {
+        bool sealedAny = false;
+        if (_scoreboard is { ListenersShared: false })
+        {
+            foreach (var fd in listenFds) sealedAny |= ListenerSeal.TrySeal(fd);
+        }
+        var grace = sealedAny ? HandshakeGrace : TimeSpan.Zero;
         int turn = 0, taken = 0;
         while (Environment.TickCount64 < Volatile.Read(ref _drainDeadline) && _connections.Count < Capacity)
         {
             int listenFd = Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
+            if (listenFd < 0) listenFd = Native.WaitForConnection(listenFds, grace, ref turn);
             if (listenFd < 0) break;
             int fd = Accept(listenFd);
             if (fd < 0) continue;

@@ -45,16 +45,10 @@ public class SocketTests(ITestOutputHelper output)
             int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
             // If the master bound its --bind instead of using the inherited socket, this file would appear.
             var probe = Path.Combine(dir.FullName, "must-not-exist.sock");
+            // The test's copy stays open, as systemd's does while the service stops and starts again.
+            using var systemdCopy = listener;
             await using var master = await StartActivatedAsync(listener, $"--bind unix:{probe}");
-            try
-            {
-                await master.WaitForReadyAsync(2, Bound);
-            }
-            finally
-            {
-                // The master and its workers hold the socket now; the test's copy goes.
-                listener.Dispose();
-            }
+            await master.WaitForReadyAsync(2, Bound);
 
             Assert.Equal(port, master.Port);
             var listening = master.Lines.Where(l => MasterProcess.AnyListeningRegex().IsMatch(l)).ToList();
@@ -71,6 +65,10 @@ public class SocketTests(ITestOutputHelper output)
 
             Assert.True(master.Signal(Native.SIGTERM));
             Assert.Equal(0, await master.WaitForExitAsync(Bound));
+            // A server that is not the socket's last holder must not seal it: the next client still gets into the
+            // queue, for the service's next start.
+            using var next = await RawHttpConnection.ConnectAsync(port);
+            using var waiting = await listener.AcceptAsync().WaitAsync(Bound);
         }
         finally
         {
