@@ -7,7 +7,7 @@ public static partial class Native
 {
     private const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
     private const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15, SO_RCVTIMEO = 20;
-    private const int SOCK_CLOEXEC = 0x80000;
+    private const int SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
     public const int EAGAIN = 11, EINTR = 4;
 
     [LibraryImport("libc", EntryPoint = "getppid")]
@@ -237,11 +237,12 @@ public static partial class Native
     /// <summary>
     /// A blocking accept. Linux wakes blocked acceptors one at a time, longest waiter first, which is what
     /// spreads connections evenly over workers (an epoll-based accept wakes every worker and the most
-    /// recently busy one tends to win). Returns the new descriptor, or -1 with errno.
+    /// recently busy one tends to win). Returns the new descriptor, non-blocking already (no fcntl to follow),
+    /// or -1 with errno.
     /// </summary>
     public static int Accept(int listenFd, out int errno)
     {
-        int fd = Accept4(listenFd, 0, 0, SOCK_CLOEXEC);
+        int fd = Accept4(listenFd, 0, 0, SOCK_CLOEXEC | SOCK_NONBLOCK);
         errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
         return fd;
     }

@@ -265,7 +265,7 @@ public sealed class WorkerServer : IConnectionHost
     private void Adopt(int fd, int listenFd, bool reserved)
     {
         var tls = Tls != null && _settings.TlsListenFds.Contains(listenFd) ? Tls : null;
-        var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this, tls);
+        var connection = new HttpConnection(new SocketHandle(fd), this, tls);
         _connections.TryAdd(connection, 0);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();

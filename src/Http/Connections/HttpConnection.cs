@@ -16,7 +16,6 @@ public sealed partial class HttpConnection
     // Queued: a whole head waits for a sync worker's slot; no client deadline runs while the server makes it wait.
     private enum Phase { Idle, ReadingHead, ReadingBody, Queued, Processing, Writing }
 
-    private readonly Socket _socket;
     private readonly LoopSocket _io;
     // The bytes' way in and out: the socket itself, or TLS over it once the handshake is done (HttpConnection.Tls.cs).
     private IConnectionTransport _transport;
@@ -42,10 +41,10 @@ public sealed partial class HttpConnection
     private long _readDeadline;
     private long _idleSince;
 
+    /// <summary>A connection on an accepted, non-blocking socket, which it closes when done.</summary>
     /// <param name="tls">Set for a connection accepted on a TLS listener: it starts with a handshake.</param>
-    public HttpConnection(Socket socket, IConnectionHost host, TlsServer? tls = null)
+    public HttpConnection(SocketHandle socket, IConnectionHost host, TlsServer? tls = null)
     {
-        _socket = socket;
         _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone, PeerFinished = ClientFinished };
         _transport = _io;
         _tlsServer = tls;
@@ -56,13 +55,23 @@ public sealed partial class HttpConnection
         _response = new HttpResponse(_responseBody, this);
     }
 
+    /// <summary>A connection on a socket accepted by .NET's own <see cref="Socket"/>, whose descriptor it takes over.</summary>
+    public static HttpConnection Of(Socket socket, IConnectionHost host, TlsServer? tls = null)
+    {
+        socket.Blocking = false;
+        nint fd = socket.SafeHandle.DangerousGetHandle();
+        // The Socket is dropped here: neither it nor its handle may close the descriptor the connection now owns.
+        socket.SafeHandle.SetHandleAsInvalid();
+        return new HttpConnection(new SocketHandle(fd), host, tls);
+    }
+
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
 
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
 
     /// <summary>A kept-alive connection between requests with nothing of the next one received. Read on the event loop.</summary>
-    public bool IsIdle => _phase == Phase.Idle && _start == _end && _socket.Available == 0;
+    public bool IsIdle => _phase == Phase.Idle && _start == _end && _io.Available == 0;
 
     /// <summary>When the connection last went idle (<see cref="Environment.TickCount64"/>).</summary>
     public long IdleSince => _idleSince;
@@ -91,7 +100,6 @@ public sealed partial class HttpConnection
         {
             _tls?.Dispose();
             _io.Dispose();
-            _socket.Dispose();
             ReleaseBuffers();
             _traffic?.ConnectionClosed();
             _host.Closed(this);
@@ -239,7 +247,7 @@ public sealed partial class HttpConnection
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
             // single slot is free for the next connection straight away.
-            await CloseGracefullyAsync(linger: _start != _end || _socket.Available > 0);
+            await CloseGracefullyAsync(linger: _start != _end || _io.Available > 0);
             return false;
         }
         if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();

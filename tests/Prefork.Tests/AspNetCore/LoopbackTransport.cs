@@ -59,7 +59,7 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
         {
             while (true)
             {
-                var connection = new HttpConnection(await _listener.AcceptAsync(), this, _tls);
+                var connection = HttpConnection.Of(await _listener.AcceptAsync(), this, _tls);
                 _connections[connection] = 0;
                 EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
             }

@@ -71,7 +71,7 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
         for (int i = 0; i < clients.Count; i++)
         {
             int fd = Native.Accept((int)listener.Handle, out _);
-            var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), host);
+            var connection = new HttpConnection(new SocketHandle(fd), host);
             connections.Add(connection);
             EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
         }
