@@ -269,7 +269,7 @@ public sealed class WorkerServer : IConnectionHost
         _connections.TryAdd(connection, 0);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();
-        EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+        connection.Start();
     }
 
     /// <summary>

@@ -76,12 +76,32 @@ public sealed partial class HttpConnection
     /// <summary>When the connection last went idle (<see cref="Environment.TickCount64"/>).</summary>
     public long IdleSince => _idleSince;
 
+    /// <summary>
+    /// Starts the connection from the thread that accepted it. All of a connection's code runs on the event loop,
+    /// as in nginx (a blocking app stops the loop, and with it the heartbeat, every time, not only when a request
+    /// happens to arrive after a wait): its socket joins the loop here, and the connection starts at the socket's
+    /// first event, which comes at once (a new socket is writable), so no wake-up of the loop is spent on handing
+    /// it over. A socket that cannot join here tries again from the loop, where a failure ends the connection.
+    /// </summary>
+    public void Start()
+    {
+        try
+        {
+            _io.Open(onFirstEvent: () => _ = RunAsync());
+        }
+        catch (InvalidOperationException)
+        {
+            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), this);
+        }
+    }
+
+    /// <summary>Runs the connection on the calling thread until it first waits; <see cref="Start"/> runs it on the loop.</summary>
     public async Task RunAsync()
     {
         _traffic?.ConnectionOpened();
         try
         {
-            _io.Open();
+            if (!_io.IsOpen) _io.Open();
             if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
             if (_tlsServer != null && !await StartTlsAsync()) return;
             await ServeAsync();

@@ -60,8 +60,15 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     /// </summary>
     internal Action? PeerFinished { get; init; }
 
-    /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
-    public void Open()
+    /// <summary>True once the socket has joined the event loop.</summary>
+    public bool IsOpen => _open;
+
+    /// <summary>
+    /// Joins the event loop, from any thread. <paramref name="onFirstEvent"/>, if given, runs on the loop at the
+    /// socket's first event, before the event reaches a reader or writer. A failure throws and leaves the socket
+    /// out of the loop, so that it may try again.
+    /// </summary>
+    public void Open(Action? onFirstEvent = null)
     {
         if (_handle != null)
         {
@@ -71,9 +78,22 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         {
             throw Failure("fcntl", Marshal.GetLastPInvokeError());
         }
-        _loop.Add(this);
+        FirstEvent = onFirstEvent;
+        // Set before the socket can have an event: the loop may run it, and close it, before Add returns.
         _open = true;
+        try
+        {
+            _loop.Add(this);
+        }
+        catch
+        {
+            _open = false;
+            throw;
+        }
     }
+
+    /// <summary>Taken (and cleared) by the loop when it dispatches the socket's first event.</summary>
+    internal Action? FirstEvent { get; set; }
 
     /// <summary>
     /// Bytes read into <paramref name="buffer"/>; 0 at end of stream. A read of nothing completes (with 0) when a read

@@ -61,7 +61,7 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
             {
                 var connection = HttpConnection.Of(await _listener.AcceptAsync(), this, _tls);
                 _connections[connection] = 0;
-                EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+                connection.Start();
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -73,7 +73,7 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
             int fd = Native.Accept((int)listener.Handle, out _);
             var connection = new HttpConnection(new SocketHandle(fd), host);
             connections.Add(connection);
-            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+            connection.Start();
         }
         var response = new byte[256];
         foreach (var client in clients)
