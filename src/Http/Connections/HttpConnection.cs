@@ -266,8 +266,9 @@ public sealed partial class HttpConnection
         if (!keepAlive)
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
-            // single slot is free for the next connection straight away.
-            await CloseGracefullyAsync(linger: _start != _end || _io.Available > 0);
+            // single slot is free for the next connection straight away. A client that asked to close and has sent
+            // its whole request sends nothing more (RFC 9112 §9.6): the socket need not be asked.
+            await CloseGracefullyAsync(linger: _start != _end || (!(_bodyDone && !ClientKeepsAlive) && _io.Available > 0));
             return false;
         }
         if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();
@@ -275,9 +276,10 @@ public sealed partial class HttpConnection
     }
 
     /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
+    private bool ClientKeepsAlive => _head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive;
+
     private bool KeepAliveWanted() =>
-        (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive) && !_response.Close
-        && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
+        ClientKeepsAlive && !_response.Close && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
 
     /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
     private RejectReason BodyCutShort() =>
