@@ -36,7 +36,15 @@ public sealed partial class LoopSocket
         }
     }
 
-    public IPEndPoint? RemoteEndPoint => Address(peer: true);
+    /// <summary>The peer's address: as accept gave it for an IPv4 peer, else asked of the kernel (getpeername).</summary>
+    public unsafe IPEndPoint? RemoteEndPoint
+    {
+        get
+        {
+            long accepted = _handle?.Ipv4Peer ?? 0;
+            return accepted != 0 ? EndPoint((byte*)&accepted) : Address(peer: true);
+        }
+    }
 
     public IPEndPoint? LocalEndPoint => Address(peer: false);
 
@@ -47,6 +55,12 @@ public sealed partial class LoopSocket
         var call = peer ? (delegate*<int, byte*, int*, int>)&GetPeerName : &GetSockName;
         if (!Call(((nint)address, (nint)(&length), (nint)call),
                 static (fd, a) => ((delegate*<int, byte*, int*, int>)a.Item3)(fd, (byte*)a.Item1, (int*)a.Item2))) return null;
+        return EndPoint(address);
+    }
+
+    /// <summary>An IPv4 or IPv6 sockaddr as an endpoint; null for another family (a Unix socket).</summary>
+    private static unsafe IPEndPoint? EndPoint(byte* address)
+    {
         int port = address[2] << 8 | address[3];
         return *(ushort*)address switch
         {

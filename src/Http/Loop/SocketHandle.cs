@@ -9,7 +9,14 @@ namespace Prefork.Http.Loop;
 /// </summary>
 public sealed partial class SocketHandle : SafeHandle
 {
-    public SocketHandle(nint fd) : base(-1, ownsHandle: true) => SetHandle(fd);
+    /// <param name="ipv4Peer">The peer's address as accept gave it (see Native.Accept), or 0 to ask the kernel when wanted.</param>
+    public SocketHandle(nint fd, long ipv4Peer = 0) : base(-1, ownsHandle: true)
+    {
+        SetHandle(fd);
+        Ipv4Peer = ipv4Peer;
+    }
+
+    public long Ipv4Peer { get; }
 
     public override bool IsInvalid => handle == -1;
 

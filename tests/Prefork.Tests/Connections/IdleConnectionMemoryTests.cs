@@ -70,7 +70,7 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
         var connections = new List<HttpConnection>(clients.Count);
         for (int i = 0; i < clients.Count; i++)
         {
-            int fd = Native.Accept((int)listener.Handle, out _);
+            int fd = Native.Accept((int)listener.Handle, out _, out _);
             var connection = new HttpConnection(new SocketHandle(fd), host);
             connections.Add(connection);
             connection.Start();
