@@ -71,7 +71,7 @@ public sealed class MetricsEndpoint : IConnectionHost, IHttpApp, IDisposable
                 if (!_socket.IsBound || e is ObjectDisposedException) return;
                 continue;
             }
-            var connection = new HttpConnection(client, this);
+            var connection = HttpConnection.Of(client, this);
             _connections.TryAdd(connection, 0);
             _ = connection.RunAsync();
         }

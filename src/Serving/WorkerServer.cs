@@ -168,17 +168,18 @@ public sealed class WorkerServer : IConnectionHost
         if (!TakeRoom(listenFds)) return;
         int listenFd = NextListener(listenFds, ref turn);
         int fd = -1;
+        long peer = 0;
         if (listenFd >= 0)
         {
             YieldToLessLoadedSibling();
-            fd = Accept(listenFd);
+            fd = Accept(listenFd, out peer);
         }
         if (fd < 0)
         {
             lock (_gate) _slot?.CancelReservation();
             return;
         }
-        Adopt(fd, listenFd, reserved: true);
+        Adopt(fd, peer, listenFd, reserved: true);
     }
 
     /// <summary>
@@ -255,17 +256,17 @@ public sealed class WorkerServer : IConnectionHost
             int listenFd = Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
             if (listenFd < 0) listenFd = Native.WaitForConnection(listenFds, grace, ref turn);
             if (listenFd < 0) break;
-            int fd = Accept(listenFd);
+            int fd = Accept(listenFd, out long peer);
             if (fd < 0) continue;
-            Adopt(fd, listenFd, reserved: false);
+            Adopt(fd, peer, listenFd, reserved: false);
             taken++;
         }
         if (taken > 0) Log.Info($"Took {taken} queued connection(s) before closing the listening socket");
     }
 
-    private int Accept(int listenFd)
+    private int Accept(int listenFd, out long peer)
     {
-        int fd = Native.Accept(listenFd, out int errno);
+        int fd = Native.Accept(listenFd, out int errno, out peer);
         if (fd < 0 && errno != Native.EAGAIN && errno != Native.EINTR)
         {
             // EMFILE and friends: back off instead of spinning; the connection stays in the backlog.
@@ -275,14 +276,15 @@ public sealed class WorkerServer : IConnectionHost
         return fd;
     }
 
-    private void Adopt(int fd, int listenFd, bool reserved)
+    /// <param name="peer">The client's IPv4 address as accept gave it (Native.Accept), or 0.</param>
+    private void Adopt(int fd, long peer, int listenFd, bool reserved)
     {
         var tls = Tls != null && _settings.TlsListenFds.Contains(listenFd) ? Tls : null;
-        var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), this, tls);
+        var connection = new HttpConnection(new SocketHandle(fd, peer), this, tls);
         _connections.TryAdd(connection, 0);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();
-        EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+        connection.Start();
     }
 
     /// <summary>

@@ -18,9 +18,9 @@ public sealed partial class HttpConnection : IClientConnection
     /// The client's address and port; null on a Unix socket. Behind a proxy it is trusted to speak for its clients,
     /// the client it names (HttpConnection.Proxy.cs): the request's X-Forwarded-For, else the PROXY header's source.
     /// </summary>
-    public IPEndPoint? RemoteEndPoint => _forwardedClient ?? (_remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint);
+    public IPEndPoint? RemoteEndPoint => _forwardedClient ?? (_remoteEndPoint ??= _io.RemoteEndPoint);
 
-    public IPEndPoint? LocalEndPoint => _localEndPoint ??= _socket.LocalEndPoint as IPEndPoint;
+    public IPEndPoint? LocalEndPoint => _localEndPoint ??= _io.LocalEndPoint;
 
     /// <summary>The client's IP address as text, "-" when it has none (a Unix socket).</summary>
     public string RemoteAddress => _forwardedClient != null

@@ -15,15 +15,8 @@ public sealed partial class HttpConnection
     /// </summary>
     public void CloseIdle()
     {
-        if (!IsIdle) return;
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Closed in the meantime.
-        }
+        // False when it closed in the meantime.
+        if (IsIdle) _io.Shutdown(SocketShutdown.Both);
     }
 
     /// <summary>
@@ -36,23 +29,17 @@ public sealed partial class HttpConnection
     {
         var phase = _phase;
         if (phase == Phase.Processing || now <= Interlocked.Read(ref _deadline)) return;
-        try
+        // A shutdown finds the socket closed when the connection closed in the meantime.
+        if (phase == Phase.Writing || _timedOut)
         {
-            if (phase == Phase.Writing || _timedOut)
-            {
-                _timedOut = true;
-                _socket.Shutdown(SocketShutdown.Both);
-                return;
-            }
-            // A first miss: the 408 and the close that follow get a little time of their own.
             _timedOut = true;
-            Interlocked.Exchange(ref _deadline, now + 2000);
-            _socket.Shutdown(SocketShutdown.Receive);
+            _io.Shutdown(SocketShutdown.Both);
+            return;
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Closed in the meantime.
-        }
+        // A first miss: the 408 and the close that follow get a little time of their own.
+        _timedOut = true;
+        Interlocked.Exchange(ref _deadline, now + 2000);
+        _io.Shutdown(SocketShutdown.Receive);
     }
 
     private void SetDeadline(Phase phase, long deadline)

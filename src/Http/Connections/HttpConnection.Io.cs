@@ -15,6 +15,8 @@ public sealed partial class HttpConnection
     private async Task CloseGracefullyAsync(bool linger)
     {
         await FlushAsync();
+        // Plain and not waiting for the client, the close that follows sends the FIN itself (nginx does no more).
+        if (!linger && _tls == null) return;
         await _transport.ShutdownSendAsync();
         if (!linger) return;
         _host.WaitingForClient(this, sentNothing: false);

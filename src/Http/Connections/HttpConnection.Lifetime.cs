@@ -41,15 +41,9 @@ public sealed partial class HttpConnection
     {
         if (_aborted) return;
         _aborted = true;
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // The client is gone already.
-        }
+        // Both false when the client is gone already.
+        _io.ResetOnClose();
+        _io.Shutdown(SocketShutdown.Both);
         Interlocked.MemoryBarrier();
         FireAborted(Volatile.Read(ref _abortSource));
     }

@@ -34,7 +34,7 @@ public sealed partial class HttpConnection
     private async ValueTask<bool> ReadProxyHeaderAsync(ProxyTrust trust)
     {
         // On a Unix socket the peer has no address: whoever may open the socket file may speak for clients (gunicorn).
-        var peer = _socket.RemoteEndPoint as IPEndPoint;
+        var peer = _io.RemoteEndPoint;
         if (peer != null && !trust.ProxyAllowFrom.Contains(peer.Address))
         {
             Refused(peer, "the peer is not in --proxy-allow-from");
@@ -86,7 +86,7 @@ public sealed partial class HttpConnection
         // never has to look its peer up.
         if (_host.ProxyTrust is not { } trust || !ForwardedHeaders.AnyIn(_head)) return;
         // On a Unix socket the peer has no address and is trusted, as gunicorn trusts it (nginx on the same machine).
-        _peerForwards ??= (_remoteEndPoint ??= _socket.RemoteEndPoint as IPEndPoint) is not { } peer || trust.ForwardedAllowIps.Contains(peer.Address);
+        _peerForwards ??= (_remoteEndPoint ??= _io.RemoteEndPoint) is not { } peer || trust.ForwardedAllowIps.Contains(peer.Address);
         if (!_peerForwards.Value) return;
         _forwardedClient = ForwardedHeaders.Client(_head, trust.ForwardedAllowIps);
         _forwardedScheme = ForwardedHeaders.Scheme(_head);

@@ -60,13 +60,7 @@ public sealed partial class HttpConnection
     /// <summary>The app is done with the stream: the client sees the end, and a read still waiting returns end of stream.</summary>
     internal void EndUpgraded()
     {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // The client, or the connection, closed first.
-        }
+        // False when the client, or the connection, closed first.
+        _io.Shutdown(SocketShutdown.Both);
     }
 }

@@ -16,7 +16,6 @@ public sealed partial class HttpConnection
     // Queued: a whole head waits for a sync worker's slot; no client deadline runs while the server makes it wait.
     private enum Phase { Idle, ReadingHead, ReadingBody, Queued, Processing, Writing }
 
-    private readonly Socket _socket;
     private readonly LoopSocket _io;
     // The bytes' way in and out: the socket itself, or TLS over it once the handshake is done (HttpConnection.Tls.cs).
     private IConnectionTransport _transport;
@@ -42,10 +41,10 @@ public sealed partial class HttpConnection
     private long _readDeadline;
     private long _idleSince;
 
+    /// <summary>A connection on an accepted, non-blocking socket, which it closes when done.</summary>
     /// <param name="tls">Set for a connection accepted on a TLS listener: it starts with a handshake.</param>
-    public HttpConnection(Socket socket, IConnectionHost host, TlsServer? tls = null)
+    public HttpConnection(SocketHandle socket, IConnectionHost host, TlsServer? tls = null)
     {
-        _socket = socket;
         _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone, PeerFinished = ClientFinished };
         _transport = _io;
         _tlsServer = tls;
@@ -56,23 +55,53 @@ public sealed partial class HttpConnection
         _response = new HttpResponse(_responseBody, this);
     }
 
+    /// <summary>A connection on a socket accepted by .NET's own <see cref="Socket"/>, whose descriptor it takes over.</summary>
+    public static HttpConnection Of(Socket socket, IConnectionHost host, TlsServer? tls = null)
+    {
+        socket.Blocking = false;
+        nint fd = socket.SafeHandle.DangerousGetHandle();
+        // The Socket is dropped here: neither it nor its handle may close the descriptor the connection now owns.
+        socket.SafeHandle.SetHandleAsInvalid();
+        return new HttpConnection(new SocketHandle(fd), host, tls);
+    }
+
     private ReadOnlySpan<byte> Buffered => _input.AsSpan(_start, _end - _start);
 
     /// <summary>True while the app runs a request on this connection.</summary>
     public bool IsProcessing => _phase == Phase.Processing;
 
     /// <summary>A kept-alive connection between requests with nothing of the next one received. Read on the event loop.</summary>
-    public bool IsIdle => _phase == Phase.Idle && _start == _end && _socket.Available == 0;
+    public bool IsIdle => _phase == Phase.Idle && _start == _end && _io.Available == 0;
 
     /// <summary>When the connection last went idle (<see cref="Environment.TickCount64"/>).</summary>
     public long IdleSince => _idleSince;
 
+    /// <summary>
+    /// Starts the connection from the thread that accepted it. All of a connection's code runs on the event loop,
+    /// as in nginx (a blocking app stops the loop, and with it the heartbeat, every time, not only when a request
+    /// happens to arrive after a wait): its socket joins the loop here, and the connection starts at the socket's
+    /// first event, which comes at once (a new socket is writable), so no wake-up of the loop is spent on handing
+    /// it over. A socket that cannot join here tries again from the loop, where a failure ends the connection.
+    /// </summary>
+    public void Start()
+    {
+        try
+        {
+            _io.Open(onFirstEvent: () => _ = RunAsync());
+        }
+        catch (InvalidOperationException)
+        {
+            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), this);
+        }
+    }
+
+    /// <summary>Runs the connection on the calling thread until it first waits; <see cref="Start"/> runs it on the loop.</summary>
     public async Task RunAsync()
     {
         _traffic?.ConnectionOpened();
         try
         {
-            _io.Open();
+            if (!_io.IsOpen) _io.Open();
             if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
             if (_tlsServer != null && !await StartTlsAsync()) return;
             await ServeAsync();
@@ -91,7 +120,6 @@ public sealed partial class HttpConnection
         {
             _tls?.Dispose();
             _io.Dispose();
-            _socket.Dispose();
             ReleaseBuffers();
             _traffic?.ConnectionClosed();
             _host.Closed(this);
@@ -238,8 +266,9 @@ public sealed partial class HttpConnection
         if (!keepAlive)
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
-            // single slot is free for the next connection straight away.
-            await CloseGracefullyAsync(linger: _start != _end || _socket.Available > 0);
+            // single slot is free for the next connection straight away. A client that asked to close and has sent
+            // its whole request sends nothing more (RFC 9112 §9.6): the socket need not be asked.
+            await CloseGracefullyAsync(linger: _start != _end || (!(_bodyDone && !ClientKeepsAlive) && _io.Available > 0));
             return false;
         }
         if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();
@@ -247,9 +276,10 @@ public sealed partial class HttpConnection
     }
 
     /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
+    private bool ClientKeepsAlive => _head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive;
+
     private bool KeepAliveWanted() =>
-        (_head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive) && !_response.Close
-        && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
+        ClientKeepsAlive && !_response.Close && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
 
     /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
     private RejectReason BodyCutShort() =>

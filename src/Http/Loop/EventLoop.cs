@@ -82,11 +82,7 @@ public sealed partial class EventLoop
         }
     }
 
-    /// <summary>
-    /// Runs <paramref name="work"/> on the loop thread. A new connection starts here, so all of a connection's
-    /// code runs on the loop from its first request on, as in nginx: a blocking app stops the loop (and with
-    /// it the heartbeat) every time, not only when a request happens to arrive after a wait.
-    /// </summary>
+    /// <summary>Runs <paramref name="work"/> on the loop thread (a write to the loop's eventfd wakes it).</summary>
     public unsafe void Post(Action<object?> work, object? state)
     {
         _posted.Enqueue((work, state));
@@ -186,6 +182,13 @@ public sealed partial class EventLoop
             uint ready = *(uint*)e;
             if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
             if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
+            // A socket that joined from another thread starts here; what this event said is counted already, so
+            // its first read tries at once and an end of stream that came with the request is not missed.
+            if (socket.FirstEvent is { } start)
+            {
+                socket.FirstEvent = null;
+                start();
+            }
             if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.PeerFinished?.Invoke();
             if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Broken?.Invoke();
         }

@@ -7,10 +7,10 @@ namespace Prefork.Http.Loop;
 /// <summary>
 /// A connection's reads and writes, made as plain non-blocking syscalls and waited for on the
 /// <see cref="EventLoop"/>. A read that returns less than it had room for has emptied the socket (nginx reads
-/// a short read the same way), so the next read waits for an edge before it tries. The <see cref="Socket"/>
-/// still owns the descriptor and does everything else (shutdown, close); only the connection that
-/// owns it closes it, so the descriptor cannot be reused under a read. As a connection's plain transport it
-/// also sends files (sendfile(2), LoopSocket.SendFile.cs) and shuts down the sending side. A read or write that has to wait is
+/// a short read the same way), so the next read waits for an edge before it tries. The rest of what a
+/// connection does with its socket is plain syscalls too (LoopSocket.Socket.cs: shutdown, addresses, close;
+/// LoopSocket.SendFile.cs: sendfile). The socket's handle owns the descriptor; only the connection that owns it
+/// closes it, so the descriptor cannot be reused under a read. A read or write that has to wait is
 /// itself the awaitable (one at a time in each direction, as .NET's socket does), so waiting allocates nothing.
 /// Reads are read(2), which on a socket is recv(2) without flags, so a pipe can be read the same way
 /// (<see cref="ForPipe"/>: a worker's channel from its master).
@@ -21,7 +21,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private const int EAGAIN = 11, EINTR = 4;
     private const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
     // Null for a pipe, whose descriptor stays its owner's.
-    private readonly Socket? _socket;
+    private readonly SocketHandle? _handle;
     private readonly EventLoop _loop;
     private bool _open;
     private ManualResetValueTaskSourceCore<int> _received;
@@ -29,7 +29,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private Memory<byte> _receiveInto;
     private ReadOnlyMemory<byte> _unsent;
 
-    public LoopSocket(Socket socket, EventLoop loop) : this(loop) => _socket = socket;
+    /// <summary>A connected socket, non-blocking already (accept4 with SOCK_NONBLOCK); disposing this closes it.</summary>
+    public LoopSocket(SocketHandle handle, EventLoop loop) : this(loop) => _handle = handle;
 
     private LoopSocket(EventLoop loop)
     {
@@ -59,21 +60,40 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     /// </summary>
     internal Action? PeerFinished { get; init; }
 
-    /// <summary>Joins the event loop; done by the connection, so a failure here ends that connection and nothing else.</summary>
-    public void Open()
+    /// <summary>True once the socket has joined the event loop.</summary>
+    public bool IsOpen => _open;
+
+    /// <summary>
+    /// Joins the event loop, from any thread. <paramref name="onFirstEvent"/>, if given, runs on the loop at the
+    /// socket's first event, before the event reaches a reader or writer. A failure throws and leaves the socket
+    /// out of the loop, so that it may try again.
+    /// </summary>
+    public void Open(Action? onFirstEvent = null)
     {
-        if (_socket != null)
+        if (_handle != null)
         {
-            _socket.Blocking = false;
-            Fd = (int)_socket.SafeHandle.DangerousGetHandle();
+            Fd = (int)_handle.DangerousGetHandle();
         }
         else if (Fcntl(Fd, F_SETFL, Fcntl(Fd, F_GETFL, 0) | O_NONBLOCK) < 0)
         {
             throw Failure("fcntl", Marshal.GetLastPInvokeError());
         }
-        _loop.Add(this);
+        FirstEvent = onFirstEvent;
+        // Set before the socket can have an event: the loop may run it, and close it, before Add returns.
         _open = true;
+        try
+        {
+            _loop.Add(this);
+        }
+        catch
+        {
+            _open = false;
+            throw;
+        }
     }
+
+    /// <summary>Taken (and cleared) by the loop when it dispatches the socket's first event.</summary>
+    internal Action? FirstEvent { get; set; }
 
     /// <summary>
     /// Bytes read into <paramref name="buffer"/>; 0 at end of stream. A read of nothing completes (with 0) when a read
@@ -104,11 +124,9 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
 
     public ValueTask ShutdownSendAsync()
     {
-        Owner.Shutdown(SocketShutdown.Send);
+        Shutdown(SocketShutdown.Send);
         return default;
     }
-
-    private Socket Owner => _socket ?? throw new InvalidOperationException("a pipe is only read");
 
     private void ContinueReceive()
     {
@@ -211,6 +229,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     public void Dispose()
     {
         if (_open) _loop.Remove(this);
+        _handle?.Dispose();
     }
 
     int IValueTaskSource<int>.GetResult(short token) => _received.GetResult(token);

@@ -38,7 +38,7 @@ public sealed partial class HttpConnection
             else HandshakeFailed("not a TLS record");
             return false;
         }
-        _tls = new TlsTransport(_io, _socket, Buffered.ToArray());
+        _tls = new TlsTransport(_io, Buffered.ToArray());
         _start = _end = 0;
         try
         {

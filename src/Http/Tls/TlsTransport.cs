@@ -14,12 +14,12 @@ internal sealed class TlsTransport : IConnectionTransport, IDisposable
 {
     private const int FileChunk = 64 * 1024;
     private readonly SslStream _ssl;
-    private readonly Socket _socket;
+    private readonly LoopSocket _io;
 
-    public TlsTransport(LoopSocket io, Socket socket, byte[] readAhead)
+    public TlsTransport(LoopSocket io, byte[] readAhead)
     {
         _ssl = new SslStream(new LoopStream(io, readAhead), leaveInnerStreamOpen: true);
-        _socket = socket;
+        _io = io;
     }
 
     public SslStream Stream => _ssl;
@@ -53,7 +53,7 @@ internal sealed class TlsTransport : IConnectionTransport, IDisposable
     public async ValueTask ShutdownSendAsync()
     {
         await _ssl.ShutdownAsync();
-        _socket.Shutdown(SocketShutdown.Send);
+        _io.Shutdown(SocketShutdown.Send);
     }
 
     public void Dispose() => _ssl.Dispose();

@@ -59,9 +59,9 @@ internal sealed class LoopbackTransport : IServerTransport, IConnectionHost, IDi
         {
             while (true)
             {
-                var connection = new HttpConnection(await _listener.AcceptAsync(), this, _tls);
+                var connection = HttpConnection.Of(await _listener.AcceptAsync(), this, _tls);
                 _connections[connection] = 0;
-                EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+                connection.Start();
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -70,10 +70,10 @@ public sealed class IdleConnectionMemoryTests(ITestOutputHelper output)
         var connections = new List<HttpConnection>(clients.Count);
         for (int i = 0; i < clients.Count; i++)
         {
-            int fd = Native.Accept((int)listener.Handle, out _);
-            var connection = new HttpConnection(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), host);
+            int fd = Native.Accept((int)listener.Handle, out _, out _);
+            var connection = new HttpConnection(new SocketHandle(fd), host);
             connections.Add(connection);
-            EventLoop.Shared.Post(static c => _ = ((HttpConnection)c!).RunAsync(), connection);
+            connection.Start();
         }
         var response = new byte[256];
         foreach (var client in clients)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Xunit.Abstractions;
 
@@ -158,6 +159,25 @@ public sealed class ClientAddressTests(ITestOutputHelper output)
         Assert.Equal(5, scrape.Value("prefork_client_errors_total", ("kind", "proxy_header")));
         // The late header is counted as a refused header, not also as a timeout.
         Assert.Equal(0, scrape.Value("prefork_client_errors_total", ("kind", "timeout")));
+    }
+
+    [Fact]
+    public async Task The_peer_is_named_with_its_address_and_port_over_ipv4_and_ipv6()
+    {
+        // Every peer is refused as soon as it connects (none is 192.0.2.1), and the refusal names it (each one, at debug level).
+        await using var master = await StartAsync(output, "--bind", "127.0.0.1:0", "--bind", "[::1]:0",
+            "--proxy-protocol", "--proxy-allow-from", "192.0.2.1", "--log-level", "debug");
+        var v6 = await master.WaitForLineAsync(l => l.Contains("Listening at: http://[::1]:", StringComparison.Ordinal), Bound);
+        int v6Port = int.Parse(v6[(v6.IndexOf("[::1]:", StringComparison.Ordinal) + 6)..].Split(' ')[0]);
+
+        foreach (var (from, to) in new[] { (Untrusted, IPAddress.Loopback), (IPAddress.IPv6Loopback, IPAddress.IPv6Loopback) })
+        {
+            using var client = new Socket(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            client.Bind(new IPEndPoint(from, 0));
+            await client.ConnectAsync(new IPEndPoint(to, to.Equals(IPAddress.Loopback) ? master.Port : v6Port));
+            var peer = (IPEndPoint)client.LocalEndPoint!;
+            await master.WaitForLineAsync(l => l.Contains($"PROXY header refused from {peer}: ", StringComparison.Ordinal), Bound);
+        }
     }
 
     [Fact]
