@@ -186,8 +186,8 @@ public sealed partial class EventLoop
             uint ready = *(uint*)e;
             if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
             if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
-            if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.PeerFinished?.Invoke();
-            if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Broken?.Invoke();
+            if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.Peer?.PeerFinished();
+            if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Peer?.Broken();
         }
     }
 
