@@ -30,14 +30,26 @@ public sealed partial class HttpConnection
 
     /// <summary>
     /// Reads more bytes into the input buffer, flushing queued output first; false at end of stream or
-    /// timeout. Each phase has one deadline, set when the phase begins: a client that trickles a head or a
-    /// body a byte at a time gets no more time than one that sends nothing. A keep-alive connection suspends
-    /// here once a request, so its state machine comes from a pool rather than the heap.
+    /// timeout. A client slow to send a head or a body suspends here, so its state machine comes from a pool
+    /// rather than the heap.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(Phase phase)
     {
         if (_output.Length > 0) await FlushAsync();
+        StartWaiting(phase);
+        if (_end == _input.Length) MakeRoom();
+        int n = await _transport.ReceiveAsync(_input.AsMemory(_end));
+        _end += n;
+        return n > 0;
+    }
+
+    /// <summary>
+    /// Each phase has one deadline, set when the phase begins: a client that trickles a head or a body a byte at a
+    /// time gets no more time than one that sends nothing.
+    /// </summary>
+    private void StartWaiting(Phase phase)
+    {
         if (phase != _readPhase)
         {
             _readPhase = phase;
@@ -46,18 +58,25 @@ public sealed partial class HttpConnection
             _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
         }
         SetDeadline(phase, _readDeadline);
-        // TLS keeps its own buffers in the SslStream, which may hold the next request already decrypted: only a
-        // plain connection waits for its socket without a buffer.
-        if (phase == Phase.Idle && _tls == null && !_io.MayBeReadable)
-        {
-            ReleaseBuffers();
-            await _io.ReceiveAsync(Memory<byte>.Empty);
-        }
-        if (_end == _input.Length) MakeRoom();
-        int n = await _transport.ReceiveAsync(_input.AsMemory(_end));
-        _end += n;
-        return n > 0;
     }
+
+    /// <summary>
+    /// Leaves an idle connection with nothing to read waiting for its next request in no async method: no state
+    /// machine, no buffer, only the loop's call to <see cref="Wake"/> when bytes (or the end) come, which starts
+    /// the next turn. False when there may be bytes already, or over TLS, whose SslStream keeps buffers of its own
+    /// and may hold the next request decrypted already.
+    /// </summary>
+    private bool Park()
+    {
+        if (_tls != null || _io.MayBeReadable) return false;
+        StartWaiting(Phase.Idle);
+        ReleaseBuffers();
+        _host.WaitingForClient(this, sentNothing: true);
+        // Once armed, the next turn may start on the loop at once: this one touches the connection no more.
+        return _io.WhenReadable(Wake, this);
+    }
+
+    private static void Wake(object? connection) => _ = ((HttpConnection)connection!).TurnAsync(opening: false);
 
     /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
     private ValueTask FlushAsync()
@@ -86,9 +105,12 @@ public sealed partial class HttpConnection
         PooledArray.Return(ref _input);
         _start = _end = 0;
         _output.Release();
-        _requestBody.Release();
+        _requestBody?.Release();
         _responseBody.Release();
         _head.Release();
+        // Nor the last request's strings, nor its body, whose array went back to the pool.
+        _request.Reset();
+        _response.Reset();
     }
 
     private void MakeRoom()

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Prefork.Http.Loop;
 
 namespace Prefork.Http;
 
@@ -10,7 +11,7 @@ namespace Prefork.Http;
 /// gives up on the token gets its connection closed, with no answer. The token's source is made when an app first asks for it and reused by the
 /// connection's next requests (Kestrel pools its own the same way), so a request nobody watches costs nothing.
 /// </summary>
-public sealed partial class HttpConnection
+public sealed partial class HttpConnection : IPeerEvents
 {
     private CancellationTokenSource? _abortSource;
     // Set on the loop when the connection broke, or by the app's Abort; for good: nothing more reaches this client.
@@ -48,7 +49,11 @@ public sealed partial class HttpConnection
         FireAborted(Volatile.Read(ref _abortSource));
     }
 
-    /// <summary>Called on the loop when the connection broke (see <see cref="Loop.LoopSocket.Broken"/>).</summary>
+    void IPeerEvents.Broken() => ClientGone();
+
+    void IPeerEvents.PeerFinished() => ClientFinished();
+
+    /// <summary>Called on the loop when the connection broke (see <see cref="IPeerEvents.Broken"/>).</summary>
     private void ClientGone()
     {
         _clientGone = true;
@@ -56,7 +61,7 @@ public sealed partial class HttpConnection
         FireAborted(Volatile.Read(ref _abortSource));
     }
 
-    /// <summary>Called on the loop at the client's FIN (see <see cref="Loop.LoopSocket.PeerFinished"/>).</summary>
+    /// <summary>Called on the loop at the client's FIN (see <see cref="IPeerEvents.PeerFinished"/>).</summary>
     private void ClientFinished()
     {
         if (_clientFinished) return;

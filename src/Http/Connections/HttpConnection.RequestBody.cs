@@ -38,7 +38,7 @@ public sealed partial class HttpConnection
         // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
         if (_head.ContentLength > _bodyLimit) return RejectReason.BodyTooLarge;
         if (_head.ExpectContinue && _head.VersionMinor == 1) await SendContinueAsync();
-        var body = _requestBody;
+        var body = _requestBody ??= new(256);
         body.Clear();
         while (true)
         {

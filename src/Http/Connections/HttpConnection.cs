@@ -26,7 +26,8 @@ public sealed partial class HttpConnection
     private readonly HttpRequest _request;
     private readonly HttpResponse _response;
     private readonly OutputBuffer _output = new();
-    private readonly OutputBuffer _requestBody = new(256);
+    // Made for the first body read whole (most connections never send one).
+    private OutputBuffer? _requestBody;
     private readonly OutputBuffer _responseBody = new(256);
     private const int InputSize = 4096;
     // Rented when bytes come, given back when the connection goes idle (ReleaseBuffers).
@@ -45,7 +46,7 @@ public sealed partial class HttpConnection
     /// <param name="tls">Set for a connection accepted on a TLS listener: it starts with a handshake.</param>
     public HttpConnection(SocketHandle socket, IConnectionHost host, TlsServer? tls = null)
     {
-        _io = new LoopSocket(socket, EventLoop.Shared) { Broken = ClientGone, PeerFinished = ClientFinished };
+        _io = new LoopSocket(socket, EventLoop.Shared) { Peer = this };
         _transport = _io;
         _tlsServer = tls;
         _host = host;
@@ -95,16 +96,31 @@ public sealed partial class HttpConnection
         }
     }
 
-    /// <summary>Runs the connection on the calling thread until it first waits; <see cref="Start"/> runs it on the loop.</summary>
-    public async Task RunAsync()
+    /// <summary>
+    /// Serves the connection from its start, on the calling thread until it first waits (<see cref="Start"/> runs it
+    /// on the loop). The task completes when the connection closes, or when it goes idle: an idle connection waits
+    /// for its next request in no async method at all (<see cref="Park"/>), and the client's next bytes start
+    /// another turn.
+    /// </summary>
+    public Task RunAsync()
     {
         _traffic?.ConnectionOpened();
+        return TurnAsync(opening: true);
+    }
+
+    /// <summary>One turn of the connection: its requests until it closes or parks idle.</summary>
+    private async Task TurnAsync(bool opening)
+    {
+        bool parked = false;
         try
         {
-            if (!_io.IsOpen) _io.Open();
-            if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
-            if (_tlsServer != null && !await StartTlsAsync()) return;
-            await ServeAsync();
+            if (opening)
+            {
+                if (!_io.IsOpen) _io.Open();
+                if (_host.ProxyTrust is { ProxyProtocol: true } trust && !await ReadProxyHeaderAsync(trust)) return;
+                if (_tlsServer != null && !await StartTlsAsync()) return;
+            }
+            parked = await ServeAsync();
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
@@ -118,15 +134,22 @@ public sealed partial class HttpConnection
         }
         finally
         {
-            _tls?.Dispose();
-            _io.Dispose();
-            ReleaseBuffers();
-            _traffic?.ConnectionClosed();
-            _host.Closed(this);
+            // A parked connection may be in its next turn already, on the loop: this one touches nothing more.
+            if (!parked) Close();
         }
     }
 
-    private async Task ServeAsync()
+    private void Close()
+    {
+        _tls?.Dispose();
+        _io.Dispose();
+        ReleaseBuffers();
+        _traffic?.ConnectionClosed();
+        _host.Closed(this);
+    }
+
+    /// <summary>The connection's requests, in order; true when it parked idle, false when it is to close.</summary>
+    private async Task<bool> ServeAsync()
     {
         while (true)
         {
@@ -135,21 +158,25 @@ public sealed partial class HttpConnection
             while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _head)).Status == ParseStatus.Incomplete)
             {
                 var waiting = _start == _end ? Phase.Idle : Phase.ReadingHead;
+                if (waiting == Phase.Idle)
+                {
+                    if (_output.Length > 0) await FlushAsync();
+                    if (Park()) return true;
+                }
                 var receiving = ReceiveAsync(waiting);
                 // Only a whole head holds a sync worker's slot: while this client is slow, another may run.
                 if (!receiving.IsCompleted) _host.WaitingForClient(this, sentNothing: waiting == Phase.Idle);
                 if (!await receiving)
                 {
                     if (waiting == Phase.ReadingHead && _timedOut) await RejectAsync(RejectReason.RequestTimeout);
-                    return;
+                    return false;
                 }
             }
             if (parsed.Status == ParseStatus.Rejected)
             {
                 await RejectAsync(parsed.Reason);
-                return;
+                return false;
             }
-
             var admitted = _host.AdmitAsync(this);
             if (!admitted.IsCompleted)
             {
@@ -169,16 +196,16 @@ public sealed partial class HttpConnection
             if (bodyError != RejectReason.None)
             {
                 await RejectAsync(bodyError);
-                return;
+                return false;
             }
 
-            if (!await RunAppAsync()) return;
+            if (!await RunAppAsync()) return false;
             // What the app left of its body is read past, so the next request starts where it should. (Here, not
             // in RunAppAsync, whose state machine a request may box: this one is boxed once a connection.)
             if (!_bodyDone && !(BodyDrainable() && await DrainBodyAsync()))
             {
                 await CloseGracefullyAsync(linger: true);
-                return;
+                return false;
             }
         }
     }

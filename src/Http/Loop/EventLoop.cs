@@ -189,8 +189,8 @@ public sealed partial class EventLoop
                 socket.FirstEvent = null;
                 start();
             }
-            if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.PeerFinished?.Invoke();
-            if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Broken?.Invoke();
+            if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.Peer?.PeerFinished();
+            if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Peer?.Broken();
         }
     }
 

@@ -35,8 +35,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private LoopSocket(EventLoop loop)
     {
         _loop = loop;
-        ReadReady = new Readiness(ContinueReceive);
-        WriteReady = new Readiness(ContinueSend);
+        ReadReady = new Readiness(this, writing: false);
+        WriteReady = new Readiness(this, writing: true);
     }
 
     /// <summary>The read end of a pipe, made non-blocking by <see cref="Open"/>; only <see cref="ReceiveAsync"/> applies.</summary>
@@ -48,17 +48,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     internal Readiness ReadReady { get; }
     internal Readiness WriteReady { get; }
 
-    /// <summary>
-    /// Called on the loop when the connection broke (EPOLLERR or EPOLLHUP: a reset, or both directions shut).
-    /// An end of stream alone is not this: a client that half-closes may still be waiting for its answer.
-    /// </summary>
-    internal Action? Broken { get; init; }
-
-    /// <summary>
-    /// Called on the loop when the peer has said it will send no more (EPOLLRDHUP: its FIN), maybe more than
-    /// once. Bytes it sent before may still be unread.
-    /// </summary>
-    internal Action? PeerFinished { get; init; }
+    /// <summary>Told on the loop when the peer finished sending, or the connection broke.</summary>
+    internal IPeerEvents? Peer { get; init; }
 
     /// <summary>True once the socket has joined the event loop.</summary>
     public bool IsOpen => _open;
@@ -109,6 +100,18 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         return new ValueTask<int>(this, _received.Version);
     }
 
+    /// <summary>
+    /// Calls <paramref name="then"/> on the loop's thread once a read may find bytes or the end, as a read of nothing
+    /// would complete, but with no awaiter: false, and no call, when a read may find them already.
+    /// </summary>
+    public bool WhenReadable(Action<object?> then, object state)
+    {
+        var waiting = ReceiveAsync(Memory<byte>.Empty);
+        if (waiting.IsCompleted) return false;
+        _received.OnCompleted(then, state, _received.Version, ValueTaskSourceOnCompletedFlags.None);
+        return true;
+    }
+
     /// <summary>True unless the last read found the socket empty and no edge came since.</summary>
     public bool MayBeReadable => ReadReady.MayBeReady;
 
@@ -126,6 +129,13 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     {
         Shutdown(SocketShutdown.Send);
         return default;
+    }
+
+    /// <summary>Called by <see cref="Readiness"/> when the wait it was armed for may end.</summary>
+    internal void Ready(bool writing)
+    {
+        if (writing) ContinueSend();
+        else ContinueReceive();
     }
 
     private void ContinueReceive()

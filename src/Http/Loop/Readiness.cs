@@ -8,8 +8,9 @@ namespace Prefork.Http.Loop;
 /// loop counts, then disarms: whichever comes second sees the other, so an edge is never missed.
 /// Once the peer has closed (or the socket failed), the direction stays ready for good: a read that came
 /// back short may still have an end of stream behind it, which only one more read returns (nginx's pending_eof).
+/// It calls its socket back, not a delegate: two delegates a connection were an idle connection's largest objects.
 /// </summary>
-internal sealed class Readiness(Action onReady)
+internal sealed class Readiness(LoopSocket socket, bool writing)
 {
     private long _edges;
     private long _drainedAt = -1;
@@ -28,7 +29,7 @@ internal sealed class Readiness(Action onReady)
     public void WhenReady()
     {
         Interlocked.Exchange(ref _armed, 1);
-        if (MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1) onReady();
+        if (MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1) socket.Ready(writing);
     }
 
     /// <summary>The loop saw an edge (<paramref name="final"/>: the peer closed, or an error).</summary>
@@ -36,6 +37,6 @@ internal sealed class Readiness(Action onReady)
     {
         if (final) _finished = true;
         Interlocked.Increment(ref _edges);
-        if (Interlocked.Exchange(ref _armed, 0) == 1) onReady();
+        if (Interlocked.Exchange(ref _armed, 0) == 1) socket.Ready(writing);
     }
 }

@@ -17,9 +17,10 @@ public sealed class AllocationTests(ITestOutputHelper output)
 
     // Measured: with the connection's features and HttpContext reused, /hello 328 and /json 472 bytes in Release
     // (1360 and 1408 in Debug, which boxes every async method's state machine); made anew for each request, 1744
-    // and 1888 (2776 and 2824).
+    // and 1888 (2776 and 2824). Since an idle connection parks outside any async method, 264 and 408 in Release,
+    // and 1560 and 1608 in Debug, where each request's turn boxes the connection's two outer state machines.
 #if DEBUG
-    private const long Bound = 1600;
+    private const long Bound = 1800;
 #else
     private const long Bound = 800;
 #endif

@@ -1,0 +1,17 @@
+namespace Prefork.Http.Loop;
+
+/// <summary>What the event loop tells a socket's owner beside readiness: the peer's FIN, and a broken connection.</summary>
+internal interface IPeerEvents
+{
+    /// <summary>
+    /// The peer has said it will send no more (EPOLLRDHUP: its FIN), maybe more than once. Bytes it sent
+    /// before may still be unread.
+    /// </summary>
+    void PeerFinished();
+
+    /// <summary>
+    /// The connection broke (EPOLLERR or EPOLLHUP: a reset, or both directions shut). An end of stream alone is
+    /// not this: a client that half-closes may still be waiting for its answer.
+    /// </summary>
+    void Broken();
+}
