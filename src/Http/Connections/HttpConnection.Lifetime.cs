@@ -49,6 +49,8 @@ public sealed partial class HttpConnection : IPeerEvents
         FireAborted(Volatile.Read(ref _abortSource));
     }
 
+    void IPeerEvents.Started() => _ = RunAsync();
+
     void IPeerEvents.Broken() => ClientGone();
 
     void IPeerEvents.PeerFinished() => ClientFinished();

@@ -88,7 +88,7 @@ public sealed partial class HttpConnection
     {
         try
         {
-            _io.Open(onFirstEvent: () => _ = RunAsync());
+            _io.Open(startOnFirstEvent: true);
         }
         catch (InvalidOperationException)
         {

@@ -184,10 +184,10 @@ public sealed partial class EventLoop
             if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
             // A socket that joined from another thread starts here; what this event said is counted already, so
             // its first read tries at once and an end of stream that came with the request is not missed.
-            if (socket.FirstEvent is { } start)
+            if (socket.StartPending)
             {
-                socket.FirstEvent = null;
-                start();
+                socket.StartPending = false;
+                socket.Peer?.Started();
             }
             if ((ready & (EPOLLRDHUP | EPOLLHUP)) != 0) socket.Peer?.PeerFinished();
             if ((ready & (EPOLLHUP | EPOLLERR)) != 0) socket.Peer?.Broken();

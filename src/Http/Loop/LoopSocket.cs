@@ -55,11 +55,11 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     public bool IsOpen => _open;
 
     /// <summary>
-    /// Joins the event loop, from any thread. <paramref name="onFirstEvent"/>, if given, runs on the loop at the
-    /// socket's first event, before the event reaches a reader or writer. A failure throws and leaves the socket
-    /// out of the loop, so that it may try again.
+    /// Joins the event loop, from any thread. With <paramref name="startOnFirstEvent"/>, the socket's <see cref="Peer"/>
+    /// is told <see cref="IPeerEvents.Started"/> on the loop at the socket's first event. A failure throws and leaves
+    /// the socket out of the loop, so that it may try again.
     /// </summary>
-    public void Open(Action? onFirstEvent = null)
+    public void Open(bool startOnFirstEvent = false)
     {
         if (_handle != null)
         {
@@ -69,7 +69,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         {
             throw Failure("fcntl", Marshal.GetLastPInvokeError());
         }
-        FirstEvent = onFirstEvent;
+        StartPending = startOnFirstEvent;
         // Set before the socket can have an event: the loop may run it, and close it, before Add returns.
         _open = true;
         try
@@ -83,8 +83,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         }
     }
 
-    /// <summary>Taken (and cleared) by the loop when it dispatches the socket's first event.</summary>
-    internal Action? FirstEvent { get; set; }
+    /// <summary>Cleared by the loop when it dispatches the socket's first event, and tells the peer it started.</summary>
+    internal bool StartPending { get; set; }
 
     /// <summary>
     /// Bytes read into <paramref name="buffer"/>; 0 at end of stream. A read of nothing completes (with 0) when a read
