@@ -78,6 +78,7 @@ public sealed class WorkerCycle
                 : null;
             // Read by each new worker, as the user it serves as: a reload picks up a renewed certificate.
             tls = settings.Tls is { } files ? TlsServer.Load(files) : null;
+            if (tls != null && settings.TicketKeysFd >= 0) SharedTicketKeys.Use(tls, settings.TicketKeysFd);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or TlsSetupException)
         {
