@@ -70,6 +70,7 @@ public sealed class WorkerCycle
         try
         {
             settings = WorkerSettings.FromEnvironment();
+            Log.MinimumLevel = settings.LogLevel;
             // Privileges go first, before a log file is opened or a byte is served.
             Native.DropPrivileges(settings.Uid, settings.Gid);
             if (settings.ErrorLog != null) Log.ToFile(settings.ErrorLog);
@@ -85,7 +86,6 @@ public sealed class WorkerCycle
             Log.Critical($"Worker cannot boot: {e.Message}");
             return null;
         }
-        Log.MinimumLevel = settings.LogLevel;
         return new WorkerCycle(settings, accessLog, tls, reportFd);
     }
 
