@@ -45,16 +45,16 @@ public static partial class SharedTicketKeys
 
     /// <summary>
     /// A worker's side, before its first handshake: reads the keys its master made, closes the descriptor, and sets
-    /// them on the OpenSSL context <paramref name="server"/>'s handshakes use. False (said at debug) when it cannot.
+    /// them on the OpenSSL context <paramref name="server"/>'s handshakes use, or says at debug why it cannot.
     /// </summary>
-    public static bool Use(TlsServer server, int fd)
+    public static void Use(TlsServer server, int fd)
     {
         Span<byte> keys = stackalloc byte[Length];
         try
         {
             using (var file = new SafeFileHandle(fd, ownsHandle: true))
                 if (RandomAccess.Read(file, keys, 0) != Length) throw new IOException("the session-ticket keys' descriptor holds fewer than 80 bytes");
-            return Install(server.Options, keys);
+            Install(server.Options, keys);
         }
         finally
         {
@@ -62,10 +62,13 @@ public static partial class SharedTicketKeys
         }
     }
 
-    private static unsafe bool Install(SslServerAuthenticationOptions options, ReadOnlySpan<byte> keys)
+    private static unsafe void Install(SslServerAuthenticationOptions options, ReadOnlySpan<byte> keys)
     {
         if (!OperatingSystem.IsLinux() || SafeEvpPKeyHandle.OpenSslVersion >> 28 != 3)
-            return Unavailable("not running on OpenSSL 3");
+        {
+            Unavailable("not running on OpenSSL 3");
+            return;
+        }
         SafeHandle context;
         try
         {
@@ -76,7 +79,8 @@ public static partial class SharedTicketKeys
         // Another library's private code, with no contract: whatever it throws, the worker serves on with its own keys.
         catch (Exception e)
         {
-            return Unavailable(e.Message);
+            Unavailable(e.Message);
+            return;
         }
         Span<byte> sessionIdContext = stackalloc byte[SHA256.HashSizeInBytes];
         SessionIdContext(options, keys, sessionIdContext);
@@ -85,11 +89,13 @@ public static partial class SharedTicketKeys
         fixed (byte* id = sessionIdContext)
         {
             if (SslCtxCtrl(ctx, SslCtrlSetTlsextTicketKeys, Length, k) != 1 || SslCtxSetSessionIdContext(ctx, id, (uint)sessionIdContext.Length) != 1)
-                return Unavailable("OpenSSL refused them");
+            {
+                Unavailable("OpenSSL refused them");
+                return;
+            }
         }
         s_context = context;
         Log.Debug("TLS session tickets: keys shared with the master's other workers");
-        return true;
     }
 
     /// <summary>
@@ -106,11 +112,8 @@ public static partial class SharedTicketKeys
         hash.GetHashAndReset(destination);
     }
 
-    private static bool Unavailable(string why)
-    {
+    private static void Unavailable(string why) =>
         Log.Debug($"TLS session tickets: this worker keeps its own keys, a client resumes only on the worker that issued its ticket ({why})");
-        return false;
-    }
 
     [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
     [return: UnsafeAccessorType(InternalOptions)]
