@@ -1,6 +1,7 @@
 using CommandLine;
 using CommandLine.Text;
 using Prefork.Control;
+using Prefork.Http.Tls;
 
 namespace Prefork.Master;
 
@@ -105,6 +106,9 @@ public static class MasterProgram
             }
             listeners.Board = Scoreboard.Create();
             config = config with { WorkerTemplate = config.WorkerTemplate with { ScoreboardFd = listeners.Board.Fd, ListenUrls = listeners.Urls.ToArray() } };
+            // Made once: the workers of every generation share them, so a reload keeps clients' sessions resumable.
+            if (config.WorkerTemplate.Tls != null)
+                config = config with { WorkerTemplate = config.WorkerTemplate with { TicketKeysFd = SharedTicketKeys.CreateForWorkers() } };
             if (config.MetricsBind != null) metricsEndpoint = MetricsEndpoint.Start(config.MetricsBind, metrics);
             pidFile?.Write();
         }

@@ -33,6 +33,11 @@ public sealed record WorkerSettings
     public int[] TlsListenFds { get; init; } = [];
     /// <summary>--certfile, --keyfile, --ca-certs; null when no listener speaks TLS.</summary>
     public TlsSettings? Tls { get; init; }
+    /// <summary>
+    /// A memfd, inherited like the sockets, holding the session-ticket keys the master made for all its workers
+    /// (see SharedTicketKeys): only the number travels here, since the keys are a secret; -1: none.
+    /// </summary>
+    public int TicketKeysFd { get; init; } = -1;
     /// <summary>The URLs clients reach those sockets on, as the master logged them ("http://127.0.0.1:8888"), for apps that ask.</summary>
     public string[] ListenUrls { get; init; } = [];
     /// <summary>The shared <see cref="Scoreboard"/>'s descriptor, inherited like the sockets.</summary>

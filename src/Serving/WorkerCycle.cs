@@ -70,6 +70,7 @@ public sealed class WorkerCycle
         try
         {
             settings = WorkerSettings.FromEnvironment();
+            Log.MinimumLevel = settings.LogLevel;
             // Privileges go first, before a log file is opened or a byte is served.
             Native.DropPrivileges(settings.Uid, settings.Gid);
             if (settings.ErrorLog != null) Log.ToFile(settings.ErrorLog);
@@ -78,13 +79,13 @@ public sealed class WorkerCycle
                 : null;
             // Read by each new worker, as the user it serves as: a reload picks up a renewed certificate.
             tls = settings.Tls is { } files ? TlsServer.Load(files) : null;
+            if (tls != null && settings.TicketKeysFd >= 0) SharedTicketKeys.Use(tls, settings.TicketKeysFd);
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException or TlsSetupException)
         {
             Log.Critical($"Worker cannot boot: {e.Message}");
             return null;
         }
-        Log.MinimumLevel = settings.LogLevel;
         return new WorkerCycle(settings, accessLog, tls, reportFd);
     }
 
