@@ -9,7 +9,7 @@ public sealed class HttpRequest
 {
     private readonly RequestHead _head;
     // Null for a request made without a socket (an app called directly, in a test).
-    private readonly IClientConnection? _connection;
+    private IClientConnection? _connection;
     private string? _method, _path, _query, _target, _requestId;
     private MemoryStream? _bodyStream;
 
@@ -18,6 +18,9 @@ public sealed class HttpRequest
         _head = head;
         _connection = connection;
     }
+
+    /// <summary>The connection the request came on; set for each request, since a request object serves many connections in turn.</summary>
+    internal IClientConnection? Connection { set => _connection = value; }
 
     public Method Method => _head.Method;
     // A known method's name is a literal: no string per request, and the same (interned) object as ASP.NET Core's
@@ -117,10 +120,11 @@ public sealed class HttpRequest
     public bool IsUpgradeRequest => _head.IsUpgrade;
 
     /// <summary>
-    /// An app's own object for this connection: every request the connection carries sees the same one (it is
-    /// never reset between them), so an app may keep what it would otherwise make anew for each request.
+    /// An app's own object kept with this request object, which the engine reuses for request after request, of
+    /// one connection and then another (never reset between them): an app may keep here what it would otherwise
+    /// make anew for each request, but nothing of one request's or one client's own.
     /// </summary>
-    public object? ConnectionState { get; set; }
+    public object? AppState { get; set; }
 
     public int HeaderCount => _head.HeaderCount;
     public string HeaderName(int index) => Encoding.ASCII.GetString(_head.HeaderName(index));

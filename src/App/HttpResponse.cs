@@ -16,13 +16,14 @@ public sealed class HttpResponse
     /// <summary>Bodies up to this size are buffered whole; past it the response streams.</summary>
     public const int BufferLimit = 64 * 1024;
 
-    internal HttpResponse(OutputBuffer body, IResponseSink sink)
+    internal HttpResponse(OutputBuffer body, IResponseSink? sink = null)
     {
         Body = body;
-        _sink = sink;
+        Sink = sink;
     }
 
-    private readonly IResponseSink _sink;
+    /// <summary>Where the body goes: the connection of the request being answered (a response object serves many in turn).</summary>
+    internal IResponseSink? Sink { private get; set; }
     private string? _reasonPhrase;
 
     public int StatusCode { get; set; } = 200;
@@ -63,17 +64,17 @@ public sealed class HttpResponse
             Body.Write(bytes.Span);
             return default;
         }
-        return _sink.WriteBodyAsync(bytes);
+        return Sink!.WriteBodyAsync(bytes);
     }
 
     /// <summary>Sends the head and what is buffered now, for a body produced over time.</summary>
-    public ValueTask FlushAsync() => _sink.WriteBodyAsync(ReadOnlyMemory<byte>.Empty);
+    public ValueTask FlushAsync() => Sink!.WriteBodyAsync(ReadOnlyMemory<byte>.Empty);
 
     /// <summary>
     /// Sends part of a file straight from the page cache (sendfile), without copying it through the worker (over TLS,
     /// which sendfile cannot encrypt, it is read and encrypted).
     /// </summary>
-    public ValueTask SendFileAsync(FileStream file, long offset, long count) => _sink.SendFileAsync(file, offset, count);
+    public ValueTask SendFileAsync(FileStream file, long offset, long count) => Sink!.SendFileAsync(file, offset, count);
 
     /// <summary>
     /// Takes an upgrade request (<see cref="HttpRequest.IsUpgradeRequest"/>): sends 101 Switching Protocols with the
@@ -81,7 +82,7 @@ public sealed class HttpResponse
     /// the raw bytes both ways. No HTTP follows on it: the connection closes when the app returns, or earlier
     /// when the stream is disposed.
     /// </summary>
-    public ValueTask<Stream> UpgradeAsync() => _sink.UpgradeAsync();
+    public ValueTask<Stream> UpgradeAsync() => Sink!.UpgradeAsync();
 
     public void Write(string text)
     {

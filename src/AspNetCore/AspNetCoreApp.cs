@@ -9,7 +9,7 @@ namespace Prefork.AspNetCore;
 /// <summary>
 /// An ASP.NET Core request pipeline seen as a Prefork app: each request goes through the host's CreateContext,
 /// ProcessRequestAsync and DisposeContext, as Kestrel drives it, on a feature collection over the engine's request
-/// and response that the connection's requests share, one after the other. The app reads request bodies as they
+/// and response, reused with them for one request after another. The app reads request bodies as they
 /// arrive, as under Kestrel.
 /// </summary>
 internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> application) : IHttpApp
@@ -19,9 +19,9 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
 
     public async ValueTask HandleAsync(HttpRequest request, HttpResponse response)
     {
-        if (request.ConnectionState is not ConnectionFeatures<TContext> features)
+        if (request.AppState is not ReusedFeatures<TContext> features)
         {
-            request.ConnectionState = features = new ConnectionFeatures<TContext>(request, response);
+            request.AppState = features = new ReusedFeatures<TContext>(request, response);
         }
         features.BeginRequest();
         var context = application.CreateContext(features);

@@ -36,7 +36,7 @@ public sealed partial class HttpConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(Phase phase)
     {
-        if (_output.Length > 0) await FlushAsync();
+        if (_exchange.Output.Length > 0) await FlushAsync();
         StartWaiting(phase);
         if (_end == _input.Length) MakeRoom();
         int n = await _transport.ReceiveAsync(_input.AsMemory(_end));
@@ -62,18 +62,22 @@ public sealed partial class HttpConnection
 
     /// <summary>
     /// Leaves an idle connection with nothing to read waiting for its next request in no async method: no state
-    /// machine, no buffer, only the loop's call to <see cref="Wake"/> when bytes (or the end) come, which starts
-    /// the next turn. False when there may be bytes already, or over TLS, whose SslStream keeps buffers of its own
-    /// and may hold the next request decrypted already.
+    /// machine, no buffer, no request (its exchange goes back), only the loop's call to <see cref="Wake"/> when
+    /// bytes (or the end) come, which starts the next turn. False when there may be bytes already, or over TLS,
+    /// whose SslStream keeps buffers of its own and may hold the next request decrypted already.
     /// </summary>
     private bool Park()
     {
         if (_tls != null || _io.MayBeReadable) return false;
         StartWaiting(Phase.Idle);
         ReleaseBuffers();
+        _exchange.Return();
+        _exchange = null!;
         _host.WaitingForClient(this, sentNothing: true);
         // Once armed, the next turn may start on the loop at once: this one touches the connection no more.
-        return _io.WhenReadable(Wake, this);
+        if (_io.WhenReadable(Wake, this)) return true;
+        _exchange = Exchange.Take(this);
+        return false;
     }
 
     private static void Wake(object? connection) => _ = ((HttpConnection)connection!).TurnAsync(opening: false);
@@ -81,36 +85,28 @@ public sealed partial class HttpConnection
     /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
     private ValueTask FlushAsync()
     {
-        if (_output.Length == 0) return default;
+        if (_exchange.Output.Length == 0) return default;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
-        var sending = _transport.SendAsync(_output.Memory);
+        var sending = _transport.SendAsync(_exchange.Output.Memory);
         if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
-        _output.Clear();
+        _exchange.Output.Clear();
         return default;
     }
 
     private async ValueTask ClearWhenSentAsync(ValueTask sending)
     {
         await sending;
-        _output.Clear();
+        _exchange.Output.Clear();
     }
 
     /// <summary>
-    /// An idle connection keeps no buffer: what it would hold goes back to the shared pool, to be rented again
-    /// when the next request's bytes arrive (nginx frees its buffers between requests the same way). Ten
-    /// thousand idle clients then cost their sockets and little else.
+    /// An idle connection keeps no input buffer: it goes back to the shared pool, to be rented again when the next
+    /// request's bytes arrive (the exchange's buffers go back with the exchange).
     /// </summary>
     private void ReleaseBuffers()
     {
         PooledArray.Return(ref _input);
         _start = _end = 0;
-        _output.Release();
-        _requestBody?.Release();
-        _responseBody.Release();
-        _head.Release();
-        // Nor the last request's strings, nor its body, whose array went back to the pool.
-        _request.Reset();
-        _response.Reset();
     }
 
     private void MakeRoom()

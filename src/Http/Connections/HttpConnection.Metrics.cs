@@ -13,12 +13,12 @@ public sealed partial class HttpConnection
 
     private void RequestCompleted(long bodyBytesOut)
     {
-        long bytesIn = _head.Length + _bodyTaken;
-        _traffic?.RequestCompleted(this, _request, _response.StatusCode, bytesIn, bodyBytesOut, _requestStarted);
+        long bytesIn = _exchange.Head.Length + _bodyTaken;
+        _traffic?.RequestCompleted(this, _exchange.Request, _exchange.Response.StatusCode, bytesIn, bodyBytesOut, _requestStarted);
     }
 
     /// <summary>A refused request counts by its status; its method may be unknown (a head that did not parse), so it counts as OTHER.</summary>
-    private void RequestRejected(int status) => _traffic?.RequestRejected(status, _response.Body.Length);
+    private void RequestRejected(int status) => _traffic?.RequestRejected(status, _exchange.Response.Body.Length);
 
     /// <summary>The client's side failed: it reset, stopped reading, ran out of time, or closed mid-request.</summary>
     private bool IsClientFailure(Exception e) => _timedOut || e is SocketException or ConnectionLostException or EndOfStreamException;

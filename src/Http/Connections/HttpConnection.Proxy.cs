@@ -84,11 +84,11 @@ public sealed partial class HttpConnection
         _forwardedAddress = _forwardedScheme = null;
         // A request without the headers (nearly all of them) costs one look at its field names, and its connection
         // never has to look its peer up.
-        if (_host.ProxyTrust is not { } trust || !ForwardedHeaders.AnyIn(_head)) return;
+        if (_host.ProxyTrust is not { } trust || !ForwardedHeaders.AnyIn(_exchange.Head)) return;
         // On a Unix socket the peer has no address and is trusted, as gunicorn trusts it (nginx on the same machine).
         _peerForwards ??= (_remoteEndPoint ??= _io.RemoteEndPoint) is not { } peer || trust.ForwardedAllowIps.Contains(peer.Address);
         if (!_peerForwards.Value) return;
-        _forwardedClient = ForwardedHeaders.Client(_head, trust.ForwardedAllowIps);
-        _forwardedScheme = ForwardedHeaders.Scheme(_head);
+        _forwardedClient = ForwardedHeaders.Client(_exchange.Head, trust.ForwardedAllowIps);
+        _forwardedScheme = ForwardedHeaders.Scheme(_exchange.Head);
     }
 }

@@ -22,11 +22,11 @@ public sealed partial class HttpConnection
     private void BeginBody()
     {
         _chunks = default;
-        _bodyLeft = Math.Max(_head.ContentLength, 0);
+        _bodyLeft = Math.Max(_exchange.Head.ContentLength, 0);
         _bodyTaken = 0;
         _bodyLimit = _limits.MaxBodySize;
         _bodyWaitLeft = (long)_limits.RequestTimeout.TotalMilliseconds;
-        _bodyDone = !_head.HasBody;
+        _bodyDone = !_exchange.Head.HasBody;
         _bodyStarted = _continueSent = false;
         _bodyError = RejectReason.None;
     }
@@ -36,9 +36,9 @@ public sealed partial class HttpConnection
     {
         _bodyStarted = true;
         // RFC 9110 §15.5.14: refuse an over-large body before reading it (and before sending 100 Continue).
-        if (_head.ContentLength > _bodyLimit) return RejectReason.BodyTooLarge;
-        if (_head.ExpectContinue && _head.VersionMinor == 1) await SendContinueAsync();
-        var body = _requestBody ??= new(256);
+        if (_exchange.Head.ContentLength > _bodyLimit) return RejectReason.BodyTooLarge;
+        if (_exchange.Head.ExpectContinue && _exchange.Head.VersionMinor == 1) await SendContinueAsync();
+        var body = _exchange.RequestBody ??= new(256);
         body.Clear();
         while (true)
         {
@@ -48,7 +48,7 @@ public sealed partial class HttpConnection
             else if (_bodyError != RejectReason.None) return _bodyError;
             else if (!await ReceiveBodyAsync()) return BodyCutShort();
         }
-        _request.Body = body.Memory;
+        _exchange.Request.Body = body.Memory;
         return RejectReason.None;
     }
 
@@ -77,7 +77,7 @@ public sealed partial class HttpConnection
         {
             if (_bodyError != RejectReason.None) throw new BadRequestBodyException(_bodyError.StatusCode(), _bodyError.Describe());
             // Kestrel's rule: 100 Continue goes out when the app first waits for the body, unless it has answered already.
-            if (!_continueSent && _head.ExpectContinue && _head.VersionMinor == 1 && !_response.HasStarted) await SendContinueAsync();
+            if (!_continueSent && _exchange.Head.ExpectContinue && _exchange.Head.VersionMinor == 1 && !_exchange.Response.HasStarted) await SendContinueAsync();
             bool more = await ReceiveBodyAsync();
             _phase = Phase.Processing;
             if (!more) _bodyError = _timedOut ? RejectReason.RequestTimeout : RejectReason.IncompleteBody;
@@ -91,7 +91,7 @@ public sealed partial class HttpConnection
     private ValueTask SendContinueAsync()
     {
         _continueSent = true;
-        _output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
+        _exchange.Output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
         return FlushAsync();
     }
 
@@ -105,9 +105,9 @@ public sealed partial class HttpConnection
         offset = _start;
         if (_bodyDone) return 0;
         if (_bodyError != RejectReason.None) return -1;
-        if (!_head.Chunked)
+        if (!_exchange.Head.Chunked)
         {
-            if (_head.ContentLength > _bodyLimit) return Refuse(RejectReason.BodyTooLarge);
+            if (_exchange.Head.ContentLength > _bodyLimit) return Refuse(RejectReason.BodyTooLarge);
             int n = (int)Math.Min(Math.Min(_bodyLeft, _end - _start), max);
             if (n == 0) return -1;
             _start += n;
@@ -151,7 +151,7 @@ public sealed partial class HttpConnection
     /// body, nor after an unanswered 100-continue (the client may never send it), nor past <see cref="DrainLimit"/>.
     /// </summary>
     private bool BodyDrainable() => _bodyDone
-        || (_bodyError == RejectReason.None && (_continueSent || !_head.ExpectContinue) && (_head.Chunked || _bodyLeft <= DrainLimit));
+        || (_bodyError == RejectReason.None && (_continueSent || !_exchange.Head.ExpectContinue) && (_exchange.Head.Chunked || _bodyLeft <= DrainLimit));
 
     /// <summary>Reads and drops the rest of a body the app did not read; false when the connection must close instead.</summary>
     private async ValueTask<bool> DrainBodyAsync()

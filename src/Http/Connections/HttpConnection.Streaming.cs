@@ -11,20 +11,20 @@ public sealed partial class HttpConnection : IResponseSink
 
     async ValueTask IResponseSink.WriteBodyAsync(ReadOnlyMemory<byte> bytes)
     {
-        if (!_response.HasStarted) await StartStreamingAsync(pendingFile: 0);
+        if (!_exchange.Response.HasStarted) await StartStreamingAsync(pendingFile: 0);
         if (!bytes.IsEmpty)
         {
-            _response.CheckStatedLength(_streamed, bytes.Length);
+            _exchange.Response.CheckStatedLength(_streamed, bytes.Length);
             WriteBodyPart(bytes.Span);
-            if (_output.Length < HttpResponse.BufferLimit) return;
+            if (_exchange.Output.Length < HttpResponse.BufferLimit) return;
         }
         await FlushAsync();
     }
 
     async ValueTask IResponseSink.SendFileAsync(FileStream file, long offset, long count)
     {
-        if (!_response.HasStarted) await StartStreamingAsync(pendingFile: count);
-        _response.CheckStatedLength(_streamed, count);
+        if (!_exchange.Response.HasStarted) await StartStreamingAsync(pendingFile: count);
+        _exchange.Response.CheckStatedLength(_streamed, count);
         _streamed += count;
         if (!SendsBody || count == 0) return;
         if (_framing == BodyFraming.Chunked) WriteChunkHeader(count);
@@ -36,26 +36,26 @@ public sealed partial class HttpConnection : IResponseSink
             SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
             await _transport.SendFileAsync(file, offset + sent, (int)Math.Min(MaxPart, count - sent));
         }
-        if (_framing == BodyFraming.Chunked) _output.Write("\r\n"u8);
+        if (_framing == BodyFraming.Chunked) _exchange.Output.Write("\r\n"u8);
     }
 
-    private bool SendsBody => _head.Method != Method.Head && ResponseWriter.HasBody(_response.StatusCode);
+    private bool SendsBody => _exchange.Head.Method != Method.Head && ResponseWriter.HasBody(_exchange.Response.StatusCode);
 
     /// <summary>Sends the head; what the app buffered so far becomes the first part of the body.</summary>
     private async ValueTask StartStreamingAsync(long pendingFile)
     {
-        _response.HasStarted = true;
+        _exchange.Response.HasStarted = true;
         _keepAlive = KeepAliveWanted();
-        if (pendingFile > 0 && _response.ContentLength == null) _response.ContentLength = _response.Body.Length + pendingFile;
-        _framing = _response.ContentLength != null ? BodyFraming.ContentLength
-            : _head.VersionMinor == 1 ? BodyFraming.Chunked
+        if (pendingFile > 0 && _exchange.Response.ContentLength == null) _exchange.Response.ContentLength = _exchange.Response.Body.Length + pendingFile;
+        _framing = _exchange.Response.ContentLength != null ? BodyFraming.ContentLength
+            : _exchange.Head.VersionMinor == 1 ? BodyFraming.Chunked
             : BodyFraming.UntilClose;
         // An HTTP/1.0 client cannot read chunks: the end of its body is the end of the connection.
         if (_framing == BodyFraming.UntilClose) _keepAlive = false;
-        ResponseWriter.WriteHead(_output, _response, _framing, _response.ContentLength ?? 0, _keepAlive, _head.VersionMinor == 0);
+        ResponseWriter.WriteHead(_exchange.Output, _exchange.Response, _framing, _exchange.Response.ContentLength ?? 0, _keepAlive, _exchange.Head.VersionMinor == 0);
         _streamed = 0;
-        if (_response.Body.Length > 0) WriteBodyPart(_response.Body.Span);
-        _response.Body.Clear();
+        if (_exchange.Response.Body.Length > 0) WriteBodyPart(_exchange.Response.Body.Span);
+        _exchange.Response.Body.Clear();
         await FlushAsync();
     }
 
@@ -66,12 +66,12 @@ public sealed partial class HttpConnection : IResponseSink
         if (_framing == BodyFraming.Chunked)
         {
             WriteChunkHeader(bytes.Length);
-            _output.Write(bytes);
-            _output.Write("\r\n"u8);
+            _exchange.Output.Write(bytes);
+            _exchange.Output.Write("\r\n"u8);
         }
         else
         {
-            _output.Write(bytes);
+            _exchange.Output.Write(bytes);
         }
     }
 
@@ -79,8 +79,8 @@ public sealed partial class HttpConnection : IResponseSink
     {
         Span<byte> hex = stackalloc byte[16];
         size.TryFormat(hex, out int written, "x");
-        _output.Write(hex[..written]);
-        _output.Write("\r\n"u8);
+        _exchange.Output.Write(hex[..written]);
+        _exchange.Output.Write("\r\n"u8);
     }
 
     /// <summary>
@@ -90,34 +90,34 @@ public sealed partial class HttpConnection : IResponseSink
     /// </summary>
     private void WriteBuffered(ref bool keepAlive)
     {
-        bool http10 = _head.VersionMinor == 0;
-        long written = _response.Body.Length;
-        if (SendsBody && _response.ContentLength is { } stated && stated != written)
+        bool http10 = _exchange.Head.VersionMinor == 0;
+        long written = _exchange.Response.Body.Length;
+        if (SendsBody && _exchange.Response.ContentLength is { } stated && stated != written)
         {
-            Log.Error($"\"{_request.MethodName} {_request.Target}\": the app declared Content-Length {stated} but wrote {written} bytes");
+            Log.Error($"\"{_exchange.Request.MethodName} {_exchange.Request.Target}\": the app declared Content-Length {stated} but wrote {written} bytes");
             if (written > 0 && written < stated)
             {
                 keepAlive = false;
-                ResponseWriter.WriteHead(_output, _response, BodyFraming.ContentLength, stated, keepAlive, http10);
-                _output.Write(_response.Body.Span);
+                ResponseWriter.WriteHead(_exchange.Output, _exchange.Response, BodyFraming.ContentLength, stated, keepAlive, http10);
+                _exchange.Output.Write(_exchange.Response.Body.Span);
                 _streamed = written;
                 return;
             }
-            _response.Reset();
-            _response.StatusCode = 500;
+            _exchange.Response.Reset();
+            _exchange.Response.StatusCode = 500;
         }
-        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive, http10);
-        _streamed = _response.Body.Length;
+        ResponseWriter.Write(_exchange.Output, _exchange.Response, _exchange.Head.Method == Method.Head, keepAlive, http10);
+        _streamed = _exchange.Response.Body.Length;
     }
 
     /// <summary>Ends a streamed body; false when the connection must close because the body broke its own framing.</summary>
     private bool FinishStreaming()
     {
-        if (_framing == BodyFraming.Chunked && SendsBody) _output.Write("0\r\n\r\n"u8);
-        if (_framing == BodyFraming.ContentLength && _streamed != _response.ContentLength)
+        if (_framing == BodyFraming.Chunked && SendsBody) _exchange.Output.Write("0\r\n\r\n"u8);
+        if (_framing == BodyFraming.ContentLength && _streamed != _exchange.Response.ContentLength)
         {
             // The client was promised another length: the only honest end is to close.
-            Log.Error($"\"{_request.MethodName} {_request.Target}\": the app declared Content-Length {_response.ContentLength} but sent {_streamed} bytes");
+            Log.Error($"\"{_exchange.Request.MethodName} {_exchange.Request.Target}\": the app declared Content-Length {_exchange.Response.ContentLength} but sent {_streamed} bytes");
             return false;
         }
         return _keepAlive;

@@ -15,12 +15,12 @@ public sealed partial class HttpConnection
 
     async ValueTask<Stream> IResponseSink.UpgradeAsync()
     {
-        if (!_head.IsUpgrade) throw new InvalidOperationException("the request does not ask to upgrade");
-        if (_response.HasStarted) throw new InvalidOperationException("the response has already started");
-        _response.HasStarted = true;
-        _response.StatusCode = 101;
+        if (!_exchange.Head.IsUpgrade) throw new InvalidOperationException("the request does not ask to upgrade");
+        if (_exchange.Response.HasStarted) throw new InvalidOperationException("the response has already started");
+        _exchange.Response.HasStarted = true;
+        _exchange.Response.StatusCode = 101;
         _upgraded = true;
-        ResponseWriter.WriteHead(_output, _response, BodyFraming.UntilClose, 0, keepAlive: true, http10: false);
+        ResponseWriter.WriteHead(_exchange.Output, _exchange.Response, BodyFraming.UntilClose, 0, keepAlive: true, http10: false);
         await FlushAsync();
         // The flush timed the write; from here on the connection is the app's, with no deadline of ours.
         _phase = Phase.Processing;

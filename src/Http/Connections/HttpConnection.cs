@@ -22,13 +22,8 @@ public sealed partial class HttpConnection
     private readonly IConnectionHost _host;
     private readonly ITrafficObserver? _traffic;
     private readonly HttpLimits _limits;
-    private readonly RequestHead _head = new();
-    private readonly HttpRequest _request;
-    private readonly HttpResponse _response;
-    private readonly OutputBuffer _output = new();
-    // Made for the first body read whole (most connections never send one).
-    private OutputBuffer? _requestBody;
-    private readonly OutputBuffer _responseBody = new(256);
+    // The request in hand and its buffers: taken when a turn starts, given back when the connection parks or closes.
+    private Exchange _exchange = null!;
     private const int InputSize = 4096;
     // Rented when bytes come, given back when the connection goes idle (ReleaseBuffers).
     private byte[] _input = [];
@@ -52,8 +47,6 @@ public sealed partial class HttpConnection
         _host = host;
         _traffic = host.Traffic;
         _limits = host.Limits;
-        _request = new HttpRequest(_head, this);
-        _response = new HttpResponse(_responseBody, this);
     }
 
     /// <summary>A connection on a socket accepted by .NET's own <see cref="Socket"/>, whose descriptor it takes over.</summary>
@@ -112,6 +105,7 @@ public sealed partial class HttpConnection
     private async Task TurnAsync(bool opening)
     {
         bool parked = false;
+        _exchange = Exchange.Take(this);
         try
         {
             if (opening)
@@ -144,6 +138,9 @@ public sealed partial class HttpConnection
         _tls?.Dispose();
         _io.Dispose();
         ReleaseBuffers();
+        // A connection handed to the app as another protocol may be in the app's hands still.
+        if (!_upgraded) _exchange.Return();
+        _exchange = null!;
         _traffic?.ConnectionClosed();
         _host.Closed(this);
     }
@@ -155,12 +152,12 @@ public sealed partial class HttpConnection
         {
             _readPhase = Phase.Processing;
             ParseResult parsed;
-            while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _head)).Status == ParseStatus.Incomplete)
+            while ((parsed = RequestParser.TryParseHead(Buffered, _limits, _exchange.Head)).Status == ParseStatus.Incomplete)
             {
                 var waiting = _start == _end ? Phase.Idle : Phase.ReadingHead;
                 if (waiting == Phase.Idle)
                 {
-                    if (_output.Length > 0) await FlushAsync();
+                    if (_exchange.Output.Length > 0) await FlushAsync();
                     if (Park()) return true;
                 }
                 var receiving = ReceiveAsync(waiting);
@@ -184,15 +181,15 @@ public sealed partial class HttpConnection
                 await admitted;
             }
 
-            _head.CopyFrom(Buffered[..parsed.Consumed]);
+            _exchange.Head.CopyFrom(Buffered[..parsed.Consumed]);
             _start += parsed.Consumed;
             ApplyForwardedHeaders();
             MarkRequestStart();
-            _request.Reset();
-            _response.Reset();
+            _exchange.Request.Reset();
+            _exchange.Response.Reset();
 
             BeginBody();
-            var bodyError = _head.HasBody && !_host.App.StreamsRequestBody ? await ReadWholeBodyAsync() : RejectReason.None;
+            var bodyError = _exchange.Head.HasBody && !_host.App.StreamsRequestBody ? await ReadWholeBodyAsync() : RejectReason.None;
             if (bodyError != RejectReason.None)
             {
                 await RejectAsync(bodyError);
@@ -219,10 +216,10 @@ public sealed partial class HttpConnection
         RenewAborted();
         try
         {
-            var pending = _host.App.HandleAsync(_request, _response);
+            var pending = _host.App.HandleAsync(_exchange.Request, _exchange.Response);
             // A slow handler must not hold back responses already queued for pipelined requests. One that waits on
             // the connection itself (a body read, a send) has flushed them, and its wait has the phase and deadline.
-            if (!pending.IsCompleted && _phase == Phase.Processing && _output.Length > 0)
+            if (!pending.IsCompleted && _phase == Phase.Processing && _exchange.Output.Length > 0)
             {
                 await FlushAsync();
                 _phase = Phase.Processing;
@@ -246,12 +243,12 @@ public sealed partial class HttpConnection
         }
         catch (Exception e) when (!IsClientFailure(e))
         {
-            Log.Error($"Error handling \"{_request.MethodName} {_request.Target} {_request.Version}\": {e}");
+            Log.Error($"Error handling \"{_exchange.Request.MethodName} {_exchange.Request.Target} {_exchange.Request.Version}\": {e}");
             // Once the head is out, a 500 can no longer be sent: the truncated response ends with the connection.
-            if (_response.HasStarted) throw;
-            _response.Reset();
-            _response.Send(500, "text/plain", "500 Internal Server Error\n");
-            _response.Close = true;
+            if (_exchange.Response.HasStarted) throw;
+            _exchange.Response.Reset();
+            _exchange.Response.Send(500, "text/plain", "500 Internal Server Error\n");
+            _exchange.Response.Close = true;
         }
         _host.RequestServed();
         if (_upgraded)
@@ -264,12 +261,12 @@ public sealed partial class HttpConnection
         if (gaveUp)
         {
             Log.Debug($"Connection from {RemoteAddress} closed by the client while its request ran; the app gave up");
-            if (!_response.HasStarted) await CloseGracefullyAsync(linger: false);
+            if (!_exchange.Response.HasStarted) await CloseGracefullyAsync(linger: false);
             return false;
         }
         if (bodyRefused)
         {
-            if (!_response.HasStarted)
+            if (!_exchange.Response.HasStarted)
             {
                 await RejectAsync(_bodyError);
                 return false;
@@ -280,7 +277,7 @@ public sealed partial class HttpConnection
         }
 
         bool keepAlive;
-        if (_response.HasStarted)
+        if (_exchange.Response.HasStarted)
         {
             keepAlive = FinishStreaming();
         }
@@ -289,7 +286,7 @@ public sealed partial class HttpConnection
             keepAlive = KeepAliveWanted() && BodyDrainable();
             WriteBuffered(ref keepAlive);
         }
-        RequestCompleted(_head.Method == Method.Head ? 0 : _streamed);
+        RequestCompleted(_exchange.Head.Method == Method.Head ? 0 : _streamed);
         if (!keepAlive)
         {
             // Linger only when the client may still be sending: otherwise close at once, so a sync worker's
@@ -298,15 +295,15 @@ public sealed partial class HttpConnection
             await CloseGracefullyAsync(linger: _start != _end || (!(_bodyDone && !ClientKeepsAlive) && _io.Available > 0));
             return false;
         }
-        if (_output.Length > HttpResponse.BufferLimit) await FlushAsync();
+        if (_exchange.Output.Length > HttpResponse.BufferLimit) await FlushAsync();
         return true;
     }
 
     /// <summary>RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".</summary>
-    private bool ClientKeepsAlive => _head.VersionMinor == 1 ? !_head.ConnectionClose : _head.ConnectionKeepAlive;
+    private bool ClientKeepsAlive => _exchange.Head.VersionMinor == 1 ? !_exchange.Head.ConnectionClose : _exchange.Head.ConnectionKeepAlive;
 
     private bool KeepAliveWanted() =>
-        ClientKeepsAlive && !_response.Close && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
+        ClientKeepsAlive && !_exchange.Response.Close && _limits.KeepAliveEnabled && _host.KeepAliveAllowed;
 
     /// <summary>A body that stopped coming: 408 if the client is merely slow, nothing if it has gone.</summary>
     private RejectReason BodyCutShort() =>
@@ -317,9 +314,9 @@ public sealed partial class HttpConnection
     {
         int status = reason.StatusCode();
         Log.Debug($"Rejected request: {status} {reason.Describe()}");
-        _response.Reset();
-        _response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
-        ResponseWriter.Write(_output, _response, _head.Method == Method.Head, keepAlive: false, http10: false);
+        _exchange.Response.Reset();
+        _exchange.Response.Send(status, "text/plain", $"{status} {ResponseWriter.ReasonPhrase(status)}: {reason.Describe()}\n");
+        ResponseWriter.Write(_exchange.Output, _exchange.Response, _exchange.Head.Method == Method.Head, keepAlive: false, http10: false);
         RequestRejected(status);
         // The refused request may have a body still on its way: linger so it does not turn our answer into a reset.
         // Not for a client that has used up its time: lingering would give a slowloris seconds more of the

@@ -180,8 +180,8 @@ public sealed partial class EventLoop
             // holds up every connection of this worker, as in any event loop); what it throws is caught
             // by its own async method.
             uint ready = *(uint*)e;
-            if ((ready & Readable) != 0) socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-            if ((ready & Writable) != 0) socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0);
+            if ((ready & Readable) != 0 && socket.ReadReady.Signal(final: (ready & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)) socket.Ready(writing: false);
+            if ((ready & Writable) != 0 && socket.WriteReady.Signal(final: (ready & (EPOLLHUP | EPOLLERR)) != 0)) socket.Ready(writing: true);
             // A socket that joined from another thread starts here; what this event said is counted already, so
             // its first read tries at once and an end of stream that came with the request is not missed.
             if (socket.StartPending)

@@ -26,7 +26,7 @@ public sealed partial class LoopSocket
             return default;
         }
         _sent.Reset();
-        WriteReady.WhenReady();
+        WaitWritable();
         return new ValueTask(this, _sent.Version);
     }
 
@@ -36,7 +36,7 @@ public sealed partial class LoopSocket
         {
             if (!TrySendFile())
             {
-                WriteReady.WhenReady();
+                WaitWritable();
                 return;
             }
             _file = null;

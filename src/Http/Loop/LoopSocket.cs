@@ -35,8 +35,8 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private LoopSocket(EventLoop loop)
     {
         _loop = loop;
-        ReadReady = new Readiness(this, writing: false);
-        WriteReady = new Readiness(this, writing: true);
+        ReadReady = new Readiness();
+        WriteReady = new Readiness();
     }
 
     /// <summary>The read end of a pipe, made non-blocking by <see cref="Open"/>; only <see cref="ReceiveAsync"/> applies.</summary>
@@ -45,8 +45,9 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     public int Fd { get; private set; }
     internal int Slot { get; set; }
     internal int Generation { get; set; }
-    internal Readiness ReadReady { get; }
-    internal Readiness WriteReady { get; }
+    // Fields, not properties: each is a struct that changes in place.
+    internal Readiness ReadReady;
+    internal Readiness WriteReady;
 
     /// <summary>Told on the loop when the peer finished sending, or the connection broke.</summary>
     internal IPeerEvents? Peer { get; init; }
@@ -96,7 +97,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         if (n >= 0) return new(n);
         _receiveInto = buffer;
         _received.Reset();
-        ReadReady.WhenReady();
+        WaitReadable();
         return new ValueTask<int>(this, _received.Version);
     }
 
@@ -121,7 +122,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         if (sent == bytes.Length) return default;
         _unsent = bytes[sent..];
         _sent.Reset();
-        WriteReady.WhenReady();
+        WaitWritable();
         return new ValueTask(this, _sent.Version);
     }
 
@@ -131,11 +132,21 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
         return default;
     }
 
-    /// <summary>Called by <see cref="Readiness"/> when the wait it was armed for may end.</summary>
+    /// <summary>Called by the loop when a direction's armed wait may end (<see cref="Readiness.Signal"/>).</summary>
     internal void Ready(bool writing)
     {
         if (writing) ContinueSend();
         else ContinueReceive();
+    }
+
+    private void WaitReadable()
+    {
+        if (ReadReady.Arm()) ContinueReceive();
+    }
+
+    private void WaitWritable()
+    {
+        if (WriteReady.Arm()) ContinueSend();
     }
 
     private void ContinueReceive()
@@ -145,7 +156,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
             int n = TryReceive(_receiveInto.Span);
             if (n < 0)
             {
-                ReadReady.WhenReady();
+                WaitReadable();
                 return;
             }
             _receiveInto = default;
@@ -169,7 +180,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
             _unsent = _unsent[TrySend(_unsent.Span)..];
             if (!_unsent.IsEmpty)
             {
-                WriteReady.WhenReady();
+                WaitWritable();
                 return;
             }
             _sent.SetResult(true);

@@ -8,9 +8,10 @@ namespace Prefork.Http.Loop;
 /// loop counts, then disarms: whichever comes second sees the other, so an edge is never missed.
 /// Once the peer has closed (or the socket failed), the direction stays ready for good: a read that came
 /// back short may still have an end of stream behind it, which only one more read returns (nginx's pending_eof).
-/// It calls its socket back, not a delegate: two delegates a connection were an idle connection's largest objects.
+/// A struct inside its socket, which it tells to go on by what it returns: no object, no delegate, no back reference
+/// per direction (those were an idle connection's largest objects once).
 /// </summary>
-internal sealed class Readiness(LoopSocket socket, bool writing)
+internal struct Readiness()
 {
     private long _edges;
     private long _drainedAt = -1;
@@ -25,18 +26,21 @@ internal sealed class Readiness(LoopSocket socket, bool writing)
     /// <summary>A syscall made after <paramref name="edges"/> edges found the socket empty (or full).</summary>
     public void Drained(long edges) => _drainedAt = edges;
 
-    /// <summary>Calls onReady at the next edge, on the loop's thread; at once, on this one, if there was one since the socket was last found drained.</summary>
-    public void WhenReady()
+    /// <summary>
+    /// Waits for the next edge, which <see cref="Signal"/> will report; true when the wait is over already (there
+    /// was an edge since the socket was last found drained) and the caller goes on at once, on its own thread.
+    /// </summary>
+    public bool Arm()
     {
         Interlocked.Exchange(ref _armed, 1);
-        if (MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1) socket.Ready(writing);
+        return MayBeReady && Interlocked.Exchange(ref _armed, 0) == 1;
     }
 
-    /// <summary>The loop saw an edge (<paramref name="final"/>: the peer closed, or an error).</summary>
-    public void Signal(bool final)
+    /// <summary>The loop saw an edge (<paramref name="final"/>: the peer closed, or an error); true when a wait was armed, which the loop now ends.</summary>
+    public bool Signal(bool final)
     {
         if (final) _finished = true;
         Interlocked.Increment(ref _edges);
-        if (Interlocked.Exchange(ref _armed, 0) == 1) socket.Ready(writing);
+        return Interlocked.Exchange(ref _armed, 0) == 1;
     }
 }
