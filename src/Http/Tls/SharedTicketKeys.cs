@@ -30,7 +30,7 @@ public static partial class SharedTicketKeys
     private const string InternalOptions = "System.Net.Security.SslAuthenticationOptions, System.Net.Security";
 
     // Rented from .NET's cache and never given back, so the context the keys are on is the one every handshake uses.
-    private static SafeHandle? s_context;
+    private static SafeHandle? _context;
 
     /// <summary>The master's side: fresh keys in an inheritable memfd, whose descriptor every worker it starts inherits.</summary>
     public static int CreateForWorkers()
@@ -94,7 +94,7 @@ public static partial class SharedTicketKeys
                 return;
             }
         }
-        s_context = context;
+        _context = context;
         Log.Debug("TLS session tickets: keys shared with the master's other workers");
     }
 
