@@ -27,6 +27,7 @@ public sealed class WorkerCycle
     private readonly AccessLog? _accessLog;
     private readonly TlsServer? _tls;
     private readonly WorkerMetrics _metrics;
+    private readonly IdleTrim _trim = new();
     // Held for the life of the process: a registration collected is a signal no longer handled.
     private readonly PosixSignalRegistration[] _signals;
     private WorkerServer? _server;
@@ -132,7 +133,9 @@ public sealed class WorkerCycle
                 DateHeader.Refresh();
                 server.Sweep();
                 if (server.Stuck) return;
-                _channel.Send(_metrics.Snapshot().Format());
+                var counters = _metrics.Snapshot();
+                _channel.Send(counters.Format());
+                _trim.Tick(counters.Accepted + counters.TotalRequests);
             });
             _channel.Listen();
         });
