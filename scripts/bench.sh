@@ -11,11 +11,12 @@
 # Installs wrk, nginx and, if there is no C compiler, clang (Debian packages; gunicorn too if it can),
 # publishes Prefork as it is deployed (dotnet publish: NativeAOT master and workers, README "Deploying")
 # and builds the Kestrel peer (bench/Kestrel), then runs every server in turn, Prefork and a peer alternating, for
-# --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive and with Connection: close. Then the
+# --rounds rounds: wrk -t1 -c64 --latency GET /hello, keep-alive, keep-alive paced (scripts/bench/paced.lua: p99
+# while wrk is not the bottleneck) and with Connection: close. Then the
 # extra figures: idle RSS, time from a worker's SIGKILL to its replacement serving, spread of requests
 # over workers, 10,000 idle keep-alive connections on 2 workers. The ASP.NET Core scenario: one minimal API
 # app (scripts/bench/aspnet, on the SDK's `dotnet new web`) on Kestrel alone and under the Prefork master
-# (--app) with 2 and 4 workers, rounds interleaved as above, keep-alive on /hello and /json, and each app
+# (--app) with 2 and 4 workers, rounds interleaved as above, keep-alive on /hello and /json, /hello paced, and each app
 # process's RSS. Then, in rounds of their own (scripts/bench/scenarios.sh): static files (4 KB and 1 MB from
 # --root, beside nginx with sendfile, with CPU per request), many busy connections (1,000 and 10,000 keep-alive
 # clients beside nginx and Kestrel) and POST /echo with 1 KB and 64 KB bodies beside Kestrel. Prints one
@@ -286,8 +287,12 @@ to_ms() { awk -v v="$1" -v u="$2" 'BEGIN { if (u == "us") v /= 1000; else if (u 
 run_wrk() {
     local out="$1" secs="$2" path="$3" rc=0
     shift 3
-    timeout --kill-after=5 "$((secs + 20))" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" \
-        "http://127.0.0.1:$SRV_PORT$path" >"$out" 2>&1 &
+    # bash's `time` gives wrk's own CPU (user and system seconds): a client near 100% of its core is the bottleneck.
+    (
+        TIMEFORMAT='%U %S'
+        time timeout --kill-after=5 "$((secs + 20))" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" \
+            "http://127.0.0.1:$SRV_PORT$path" >"$out" 2>&1
+    ) 2>"$out.cpu" &
     wait $! || rc=$?
     [[ $rc -eq 0 ]] || log "warning: wrk exited with $rc (124: it hit its time cap)"
 }
@@ -297,6 +302,7 @@ wrk_scenario() {
     local out="$1" secs="$2" scenario="$3" kb
     case "$scenario" in
         close)     run_wrk "$out" "$secs" /hello -H 'Connection: close' ;;
+        paced|aspnet-paced) run_wrk "$out" "$secs" /hello -s "$HERE/paced.lua" ;;
         aspnet-*)  run_wrk "$out" "$secs" "/${scenario#aspnet-}" ;;
         static-*)  run_wrk "$out" "$secs" "/static/${scenario#static-}.bin" ;;
         # wrk opens all its connections inside the run's time: 10,000 of them on a busy machine take seconds.
@@ -308,7 +314,7 @@ wrk_scenario() {
 
 # measure SCENARIO LABEL ROUND: the measured run; appends one line to $RESULTS.
 measure() {
-    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs
+    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs user sys
     out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
     cpu0="$("${TOOLS[@]}" cpu "$SRV_PID")"
     wrk_scenario "$out" "$DURATION" "$scenario"
@@ -330,11 +336,13 @@ measure() {
     reqs="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")"
     local cpu_req=-
     [[ "${reqs:-0}" -gt 0 ]] && cpu_req="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')"
+    local client=-
+    read -r user sys <"$out.cpu" 2>/dev/null && client="$(awk -v u="$user" -v s="$sys" -v d="$DURATION" 'BEGIN { printf "%.0f", (u + s) * 100 / d }')"
     local per=$total
     [[ "$kids" -gt 0 ]] && per=$((ksum / kids))
     echo "scenario=$scenario server=${label// /_} round=$round rps=${rps:-0} p50=$p50 p99=$p99 errors=$errors" \
-        "rss_total=$total rss_worker=$per procs=$((kids + 1)) cpu_us=$cpu_req" >>"$RESULTS"
-    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, CPU $cpu_req µs/req, RSS total $((total / 1024)) MB"
+        "rss_total=$total rss_worker=$per procs=$((kids + 1)) cpu_us=$cpu_req client_cpu=$client" >>"$RESULTS"
+    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, CPU $cpu_req µs/req, wrk CPU $client%, RSS total $((total / 1024)) MB"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -454,10 +462,12 @@ for ((round = 1; round <= ROUNDS && ${#SERVERS[@]} > 0; round++)); do
             run_wrk "$WORK/warmup.txt" "$DURATION" /json
             measure aspnet-hello "$label" "$round"
             measure aspnet-json "$label" "$round"
+            measure aspnet-paced "$label" "$round"
         else
             # Unmeasured warm-up (JIT, lazy init), same for every server.
             run_wrk "$WORK/warmup.txt" 1 /hello
             measure keepalive "$label" "$round"
+            measure paced "$label" "$round"
             measure close "$label" "$round"
         fi
         if [[ -n "$idle0" ]]; then

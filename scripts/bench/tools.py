@@ -400,6 +400,8 @@ def cmd_report(args):
     titles = {"keepalive": "keep-alive, 64 conns", "close": "Connection: close, 64 conns",
               "aspnet-hello": "ASP.NET Core app, GET /hello, keep-alive, 64 conns",
               "aspnet-json": "ASP.NET Core app, GET /json, keep-alive, 64 conns",
+              "paced": "keep-alive, 64 conns, paced (2 ms between a response and the next request)",
+              "aspnet-paced": "ASP.NET Core app, GET /hello, keep-alive, 64 conns, paced (2 ms between requests)",
               "static-4k": "static file, 4 KB, keep-alive, 64 conns", "static-1m": "static file, 1 MB, keep-alive, 64 conns",
               "busy-1000": "keep-alive, 1,000 conns", "busy-10000": "keep-alive, 10,000 conns",
               "post-1k": "POST /echo, 1 KB body, keep-alive, 64 conns",
@@ -407,9 +409,9 @@ def cmd_report(args):
     out = []
     out.append(f"### Benchmark: wrk -t1 (GET /hello unless said), {duration} s per run, median of {rounds} interleaved rounds")
     out.append("")
-    out.append("| scenario | server / config | requests/s | p50 ms | p99 ms | errors | CPU µs/req | RSS/worker MB "
+    out.append("| scenario | server / config | requests/s | p50 ms | p99 ms | errors | CPU µs/req | wrk CPU % | RSS/worker MB "
                "| RSS total MB | × Kestrel | × nginx |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in scenarios:
         kes, ngx = med((s, "Kestrel"), "rps"), med((s, "nginx 2w"), "rps")
         for sc, srv in order:
@@ -421,7 +423,7 @@ def cmd_report(args):
             rn = f"{rps / ngx:.2f}" if rps and ngx else "-"
             out.append(f"| {titles.get(s, s)} | {srv} | {fnum(rps)} | {fnum(med(key, 'p50'), '{:.2f}')} "
                        f"| {fnum(med(key, 'p99'), '{:.2f}')} | {tot(key, 'errors')} | {fnum(med(key, 'cpu_us'), '{:.1f}')} "
-                       f"| {mb(med(key, 'rss_worker'))} "
+                       f"| {fnum(med(key, 'client_cpu'))} | {mb(med(key, 'rss_worker'))} "
                        f"| {mb(med(key, 'rss_total'))} | {rk} | {rn} |")
     out.append("")
     out.append("errors: wrk socket errors (connect/read/write/timeout) + non-2xx/3xx responses, summed over the rounds. "
@@ -429,6 +431,8 @@ def cmd_report(args):
                "'per worker' is the children's average (Kestrel: its one process). "
                "CPU µs/req: user + system time of the server's whole process tree (from /proc) over the run, "
                "divided by the requests wrk counted. "
+               "wrk CPU %: the client's own user + system time over the run, in % of one core; near 100 it is the "
+               "bottleneck, and its p99 then includes the time responses wait in its sockets (the paced rows keep it below). "
                "Ratios: median requests/s over Kestrel's / nginx's in the same scenario and run. "
                "Prefork is the build people deploy: dotnet publish, a NativeAOT master and workers; "
                "Kestrel is a framework-dependent (JIT) build, as a minimal API is usually deployed. "
@@ -510,6 +514,8 @@ def cmd_report(args):
         if p99 is not None and kes99 is not None:
             out.append(f"| {srv}: p99 ≤ Kestrel's | {p99:.2f} ms vs {kes99:.2f} ms | {mark(p99 <= kes99)} |")
     targets_vs_peers(out, order, med, tot)
+    paced_p99(out, order, med, "paced", "Prefork async", ("nginx 2w", "Kestrel"), "keep-alive /hello")
+    paced_p99(out, order, med, "aspnet-paced", "Prefork app", ("Kestrel",), "ASP.NET Core app GET /hello")
     for s in ("aspnet-hello", "aspnet-json"):
         kes, kes99 = med((s, "Kestrel"), "rps"), med((s, "Kestrel"), "p99")
         for sc, srv in order:
@@ -557,6 +563,19 @@ def cmd_report(args):
     out.append(command)
     out.append("```")
     print("\n".join(out))
+
+
+def paced_p99(out, order, med, scenario, prefix, peers, what):
+    """p99 when wrk is not the bottleneck (scripts/bench/paced.lua), against each peer in the same run."""
+    for sc, srv in order:
+        if sc != scenario or not srv.startswith(prefix):
+            continue
+        p99 = med((sc, srv), "p99")
+        for peer in peers:
+            base = med((sc, peer), "p99")
+            if p99 is not None and base is not None:
+                out.append(f"| {srv}, {what} paced: p99 ≤ {peer.split()[0]}'s | {p99:.2f} ms vs {base:.2f} ms "
+                           f"| {mark(p99 <= base)} |")
 
 
 def targets_vs_peers(out, order, med, tot):
