@@ -27,11 +27,12 @@ public sealed class IdleTrim
 
     /// <summary>
     /// Called by the worker's tick with a count that grows with every connection accepted and every request
-    /// answered: trims after <see cref="QuietTicks"/> ticks without change, once per quiet spell.
+    /// answered, and whether a request is under way (a long download changes no count, and must not pause):
+    /// trims after <see cref="QuietTicks"/> ticks without change and without a request, once per quiet spell.
     /// </summary>
-    public void Tick(long activity)
+    public void Tick(long activity, bool inRequest)
     {
-        if (activity != _activity)
+        if (activity != _activity || inRequest)
         {
             _activity = activity;
             _quietTicks = 0;

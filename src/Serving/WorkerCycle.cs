@@ -131,11 +131,11 @@ public sealed class WorkerCycle
             _loop.EverySecond(() =>
             {
                 DateHeader.Refresh();
-                server.Sweep();
+                bool inRequest = server.Sweep();
                 if (server.Stuck) return;
                 var counters = _metrics.Snapshot();
                 _channel.Send(counters.Format());
-                _trim.Tick(counters.Accepted + counters.TotalRequests);
+                _trim.Tick(counters.Accepted + counters.TotalRequests, inRequest);
             });
             _channel.Listen();
         });
