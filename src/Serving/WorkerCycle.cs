@@ -27,6 +27,7 @@ public sealed class WorkerCycle
     private readonly AccessLog? _accessLog;
     private readonly TlsServer? _tls;
     private readonly WorkerMetrics _metrics;
+    private readonly IdleTrim _trim = new();
     // Held for the life of the process: a registration collected is a signal no longer handled.
     private readonly PosixSignalRegistration[] _signals;
     private WorkerServer? _server;
@@ -130,9 +131,11 @@ public sealed class WorkerCycle
             _loop.EverySecond(() =>
             {
                 DateHeader.Refresh();
-                server.Sweep();
+                bool inRequest = server.Sweep();
                 if (server.Stuck) return;
-                _channel.Send(_metrics.Snapshot().Format());
+                var counters = _metrics.Snapshot();
+                _channel.Send(counters.Format());
+                _trim.Tick(counters.Accepted + counters.TotalRequests, inRequest);
             });
             _channel.Listen();
         });

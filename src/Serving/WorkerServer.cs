@@ -79,12 +79,15 @@ public sealed class WorkerServer : IConnectionHost
     }
 
     /// <summary>Called by the loop's tick: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
-    public void Sweep()
+    /// <summary>Acts on the connections past their deadline; true when any connection is inside a request.</summary>
+    public bool Sweep()
     {
         long now = Environment.TickCount64;
+        bool busy = false;
         // The dictionary itself, not its Keys, which copies them all (an array of 10,000 each second) under every lock.
-        foreach (var (connection, _) in _connections) connection.CheckDeadline(now);
+        foreach (var (connection, _) in _connections) busy |= connection.CheckDeadline(now);
         PublishLoad();
+        return busy;
     }
 
     // The slot is read without the gate: the scoreboard is a hint, refreshed at every change.

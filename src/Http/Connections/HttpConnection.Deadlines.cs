@@ -24,22 +24,24 @@ public sealed partial class HttpConnection
     /// receiving side (the pending read returns end of stream, and a 408 can still be sent); a write past its
     /// deadline, to a client that does not read, is ended by shutting down both sides (the pending write
     /// fails). The socket is closed only by the connection itself, never under one of its reads.
+    /// True when the connection is inside a request (from its first byte until its response is written).
     /// </summary>
-    public void CheckDeadline(long now)
+    public bool CheckDeadline(long now)
     {
         var phase = _phase;
-        if (phase == Phase.Processing || now <= Interlocked.Read(ref _deadline)) return;
+        if (phase == Phase.Processing || now <= Interlocked.Read(ref _deadline)) return phase != Phase.Idle;
         // A shutdown finds the socket closed when the connection closed in the meantime.
         if (phase == Phase.Writing || _timedOut)
         {
             _timedOut = true;
             _io.Shutdown(SocketShutdown.Both);
-            return;
+            return true;
         }
         // A first miss: the 408 and the close that follow get a little time of their own.
         _timedOut = true;
         Interlocked.Exchange(ref _deadline, now + 2000);
         _io.Shutdown(SocketShutdown.Receive);
+        return phase != Phase.Idle;
     }
 
     private void SetDeadline(Phase phase, long deadline)

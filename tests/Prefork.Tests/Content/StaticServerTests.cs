@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Prefork.Tests.Server;
 
 namespace Prefork.Tests.Content;
 
@@ -69,7 +70,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
         try
         {
             await using var server = await ContentServer.StartAsync(1, "--root", _tree.Root);
-            long before = RssKiB(server.WorkerPids[0]);
+            long before = ProcFs.RssKiB(server.WorkerPids[0]);
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync("127.0.0.1", server.Port);
             await socket.SendAsync("GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"u8.ToArray());
@@ -78,7 +79,7 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             int n;
             while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0) total += n;
-            long after = RssKiB(server.WorkerPids[0]);
+            long after = ProcFs.RssKiB(server.WorkerPids[0]);
 
             Assert.True(total > Size, $"received {total} bytes");
             Assert.True(after - before < 64 * 1024, $"worker RSS grew from {before} kB to {after} kB while sending {Size >> 20} MiB");
@@ -88,7 +89,4 @@ public sealed class StaticServerTests : IClassFixture<ContentTree>
             File.Delete(big);
         }
     }
-
-    private static long RssKiB(int pid) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:"))["VmRSS:".Length..].Trim().Split(' ')[0]);
 }

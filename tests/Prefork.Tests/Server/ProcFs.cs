@@ -50,6 +50,10 @@ public static class ProcFs
         return zombies;
     }
 
+    /// <summary>The process's resident set (VmRSS in /proc/PID/status), in kB.</summary>
+    public static long RssKiB(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:"))["VmRSS:".Length..].Trim().Split(' ')[0]);
+
     /// <summary>The process's arguments, /proc/PID/cmdline split at its NULs.</summary>
     public static string[] CommandLine(int pid) => File.ReadAllText($"/proc/{pid}/cmdline").TrimEnd('\0').Split('\0');
 
