@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh                         # 2 interleaved rounds, 5 s per wrk run (a few minutes in all)
 #   scripts/bench.sh --rounds 3 --duration 10 --out bench.md
+#   scripts/bench.sh --only core             # the rounds on /hello beside Kestrel and nginx, worker kills, spread
 #   scripts/bench.sh --only aspnet           # the ASP.NET Core scenario alone (about two minutes)
 #   scripts/bench.sh --only static,busy,post # static files, many busy connections, POST bodies
 #   scripts/bench.sh --only hold             # idle keep-alive connections: memory per connection beside nginx
@@ -61,7 +62,8 @@ Options:
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
   --no-install        do not apt-get anything (use what is installed)
-  --only NAME[,NAME]  run only these scenarios: aspnet (Kestrel alone vs the app under Prefork), static
+  --only NAME[,NAME]  run only these scenarios: core (the rounds on /hello beside Kestrel, nginx and gunicorn,
+                      then the worker kill and spread figures), aspnet (Kestrel alone vs the app under Prefork), static
                       (files vs nginx), busy (1,000 and 10,000 keep-alive clients), post (POST /echo vs Kestrel), hold
                       (idle keep-alive connections on Prefork and nginx: memory per connection); tls (Prefork and nginx
                       over https, same certificate: runs alone, with its own report)
@@ -95,7 +97,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 for name in ${ONLY//,/ }; do
-    [[ "$name" =~ ^(aspnet|static|busy|post|hold|tls)$ ]] || die "--only takes aspnet, static, busy, post, hold or tls, comma-separated (got '$name')"
+    [[ "$name" =~ ^(core|aspnet|static|busy|post|hold|tls)$ ]] || die "--only takes core, aspnet, static, busy, post, hold or tls, comma-separated (got '$name')"
 done
 # wants NAME: the scenario runs (every one does without --only).
 wants() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
@@ -355,10 +357,10 @@ command -v timeout >/dev/null || die "'timeout' (coreutils) is needed"
 command -v python3 >/dev/null || die "python3 is needed (for scripts/bench/tools.py)"
 command -v curl >/dev/null || apt_install curl || die "curl is needed"
 command -v wrk >/dev/null || apt_install wrk || die "wrk is needed (apt-get install wrk)"
-{ [[ -n "$ONLY" ]] && ! wants static && ! wants busy && ! wants hold && ! wants tls; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
+{ ! wants core && ! wants static && ! wants busy && ! wants hold && ! wants tls; } || command -v nginx >/dev/null || apt_install nginx-light || apt_install nginx ||
     die "nginx is needed (apt-get install nginx-light)"
 GUNICORN_BIN=''
-if [[ $GUNICORN -eq 1 && -z "$ONLY" ]]; then
+if [[ $GUNICORN -eq 1 ]] && wants core; then
     command -v gunicorn >/dev/null || apt_install gunicorn || apt_install python3-gunicorn || true
     # Debian's gunicorn runs on Debian's python3, whatever python3 is first on PATH.
     for g in /usr/bin/gunicorn "$(command -v gunicorn || true)"; do
@@ -389,7 +391,7 @@ if [[ -z "$PUBLISHED" ]]; then
     (cd "$ROOT" && timeout 900 dotnet publish -c Release src/Master -o "$WORK/prefork" -nologo -v quiet) >"$WORK/build.log" 2>&1 ||
         { tail -n 30 "$WORK/build.log" >&2; die "the Prefork publish failed (end of its log above)"; }
 fi
-if [[ -z "$ONLY" ]] || wants busy || wants post; then
+if wants core || wants busy || wants post; then
     (cd "$ROOT" && timeout 600 dotnet build -c Release bench/Kestrel -o "$KESTREL_DIR" -nologo -v quiet) >"$WORK/build-k.log" 2>&1 ||
         { tail -n 30 "$WORK/build-k.log" >&2; die "the Kestrel build failed (end of its log above)"; }
     [[ -x "$KESTREL_DIR/Kestrel" ]] || die "the build did not produce $KESTREL_DIR/Kestrel"
@@ -419,7 +421,7 @@ fi
 # configurations take their turns in the same rounds.
 # ---------------------------------------------------------------------------------------------------------
 SERVERS=()
-if [[ -z "$ONLY" ]]; then
+if wants core; then
     SERVERS=("async 2" "kestrel 1" "async 4" "nginx 2" "sync 2")
     [[ -n "$GUNICORN_BIN" ]] && SERVERS+=("gunicorn 4")
     SERVERS+=("sync 4")
@@ -518,7 +520,7 @@ hold_extra() {
 # ---------------------------------------------------------------------------------------------------------
 # Extras
 # ---------------------------------------------------------------------------------------------------------
-if [[ -z "$ONLY" ]]; then
+if wants core; then
     log "kill -9 a worker, $KILL_TRIALS times (Prefork async, 2 workers)"
     start_server async 2
     run_wrk "$WORK/warmup.txt" 1 /hello
