@@ -78,8 +78,10 @@ public sealed class WorkerServer : IConnectionHost
         _acceptThread.Start();
     }
 
-    /// <summary>Called by the loop's tick: enforces connection deadlines and keeps this worker's scoreboard slot fresh.</summary>
-    /// <summary>Acts on the connections past their deadline; true when any connection is inside a request.</summary>
+    /// <summary>
+    /// Called by the loop's tick: enforces connection deadlines and keeps this worker's scoreboard slot fresh.
+    /// True when any connection is inside a request.
+    /// </summary>
     public bool Sweep()
     {
         long now = Environment.TickCount64;
