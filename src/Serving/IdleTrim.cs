@@ -46,15 +46,15 @@ public sealed class IdleTrim
 
     private void Trim()
     {
-        long committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
         long started = Stopwatch.GetTimestamp();
         // Aggressive: a blocking, compacting full collection that also decommits every free region and resets
         // the generation budgets, rather than keeping them for allocations that are not coming.
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var elapsed = Stopwatch.GetElapsedTime(started);
         _allocatedAtTrim = GC.GetTotalAllocatedBytes();
+        // What the GC reports is as of its last collection: this one.
         var after = GC.GetGCMemoryInfo();
-        Log.Debug($"Idle trim: {elapsed.TotalMilliseconds:0.0} ms, GC committed {committed / 1024} -> {after.TotalCommittedBytes / 1024} KiB " +
-                  $"({after.HeapSizeBytes / 1024} KiB live)");
+        Log.Debug($"Idle trim: {elapsed.TotalMilliseconds:0.0} ms; the GC now holds {after.TotalCommittedBytes / 1024} KiB " +
+                  $"for {after.HeapSizeBytes / 1024} KiB live");
     }
 }
