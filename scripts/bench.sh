@@ -296,6 +296,8 @@ run_wrk() {
             "http://127.0.0.1:$SRV_PORT$path" >"$out" 2>&1
     ) 2>"$out.cpu" &
     wait $! || rc=$?
+    # The run's own length (a busy run is longer than --duration), for wrk's CPU in % of its core.
+    echo "$secs" >>"$out.cpu"
     [[ $rc -eq 0 ]] || log "warning: wrk exited with $rc (124: it hit its time cap)"
 }
 
@@ -316,7 +318,7 @@ wrk_scenario() {
 
 # measure SCENARIO LABEL ROUND: the measured run; appends one line to $RESULTS.
 measure() {
-    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs user sys
+    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs user sys secs
     out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
     cpu0="$("${TOOLS[@]}" cpu "$SRV_PID")"
     wrk_scenario "$out" "$DURATION" "$scenario"
@@ -339,7 +341,8 @@ measure() {
     local cpu_req=-
     [[ "${reqs:-0}" -gt 0 ]] && cpu_req="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')"
     local client=-
-    read -r user sys <"$out.cpu" 2>/dev/null && client="$(awk -v u="$user" -v s="$sys" -v d="$DURATION" 'BEGIN { printf "%.0f", (u + s) * 100 / d }')"
+    { read -r user sys && read -r secs; } <"$out.cpu" 2>/dev/null &&
+        client="$(awk -v u="$user" -v s="$sys" -v d="$secs" 'BEGIN { printf "%.0f", (u + s) * 100 / d }')"
     local per=$total
     [[ "$kids" -gt 0 ]] && per=$((ksum / kids))
     echo "scenario=$scenario server=${label// /_} round=$round rps=${rps:-0} p50=$p50 p99=$p99 errors=$errors" \
