@@ -5,8 +5,8 @@ namespace Prefork;
 /// <summary>The few libc calls .NET does not expose. Linux only; see the README for the Windows seam.</summary>
 public static partial class Native
 {
-    private const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
-    private const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15, SO_RCVTIMEO = 20;
+    private const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+    private const int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_REUSEPORT = 15;
     private const int SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800, AF_INET = 2;
     public const int EAGAIN = 11, EINTR = 4;
 
@@ -235,12 +235,10 @@ public static partial class Native
     }
 
     /// <summary>
-    /// A blocking accept. Linux wakes blocked acceptors one at a time, longest waiter first, which is what
-    /// spreads connections evenly over workers (an epoll-based accept wakes every worker and the most
-    /// recently busy one tends to win). Returns the new descriptor, non-blocking already (no fcntl to follow),
-    /// or -1 with errno. accept4 fills in the peer's address for nothing: an IPv4 one is kept in
-    /// <paramref name="ipv4Peer"/> as the first 8 bytes of its sockaddr_in (family, port, address), so nobody
-    /// has to ask the kernel for it later; 0 for any other family.
+    /// Accepts one connection from a non-blocking listening socket: the new descriptor, non-blocking already (no fcntl
+    /// to follow), or -1 with errno (EAGAIN when another worker took the connection). accept4 fills in the peer's
+    /// address for nothing: an IPv4 one is kept in <paramref name="ipv4Peer"/> as the first 8 bytes of its sockaddr_in
+    /// (family, port, address), so nobody has to ask the kernel for it later; 0 for any other family.
     /// </summary>
     public static unsafe int Accept(int listenFd, out int errno, out long ipv4Peer)
     {
@@ -253,14 +251,15 @@ public static partial class Native
         return fd;
     }
 
-    /// <summary>Bounds how long a blocking accept waits (SO_RCVTIMEO applies to accept on Linux), so it can notice a stop.</summary>
-    public static unsafe void SetAcceptTimeout(int fd, TimeSpan timeout)
+    /// <summary>
+    /// Makes a listening socket non-blocking, for every process that shares it: each worker waits for it (epoll or
+    /// poll) and then tries accept, which another worker may have beaten it to.
+    /// </summary>
+    public static void SetNonBlocking(int fd)
     {
-        long* timeval = stackalloc long[2];
-        timeval[0] = (long)timeout.TotalSeconds;
-        timeval[1] = (long)(timeout.TotalMicroseconds % 1_000_000);
-        if (SetSockOpt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval, 2 * sizeof(long)) < 0)
-            throw new IOException($"setsockopt(SO_RCVTIMEO) failed: errno {Marshal.GetLastPInvokeError()}");
+        int flags = Fcntl(fd, F_GETFL, 0);
+        if (flags < 0 || Fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+            throw new IOException($"fcntl({fd}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Sockets;
 using Prefork.App;
 using Prefork.Control;
@@ -10,19 +9,18 @@ using Prefork.Http.Tls;
 namespace Prefork.Serving;
 
 /// <summary>
-/// The worker's serving side: the accept thread (for every inherited listening socket), the set of open
-/// connections, and the drain. A worker takes a connection off the shared backlog only when it has room for
-/// it, so a busy worker leaves new connections to its idle siblings: a sync worker has room while its one
-/// slot (<see cref="SyncSlot"/>) is free, an async worker while it holds fewer than --worker-connections.
-/// The accept thread only posts to the loop (a connection to run, an idle one to close); what else it touches
-/// is made to be shared: the room under <c>_gate</c>, the scoreboard, and the connection table (concurrent: a
-/// connection whose app awaited real work goes on, and may close, on a pool thread).
+/// The worker's serving side: accepting on every inherited listening socket, the set of open connections, and the
+/// drain. A worker takes a connection off the shared backlog only when it has room for it, so a busy worker leaves
+/// new connections to its idle siblings: an async worker accepts on its event loop, between turns, while it holds
+/// fewer than --worker-connections (WorkerServer.LoopAccept.cs); a sync worker on a thread of its own, while its one
+/// slot (<see cref="SyncSlot"/>) is free (WorkerServer.AcceptThread.cs). What the sync worker's accept thread and the
+/// drain touch is made to be shared: the room under <c>_gate</c>, the scoreboard, and the connection table
+/// (concurrent: a connection whose app awaited real work goes on, and may close, on a pool thread).
 /// </summary>
-public sealed class WorkerServer : IConnectionHost
+public sealed partial class WorkerServer : IConnectionHost
 {
-    // How often a blocked accept, or a wait for room, wakes to see whether the worker is draining.
+    // How often the sync worker's wait for a connection, or for room, wakes to see whether the worker is draining.
     private static readonly TimeSpan AcceptPoll = TimeSpan.FromMilliseconds(250);
-    private const int SpinsBeforeWait = 35;
     // Longer than a handshake takes on any network a server is drained on.
     private static readonly TimeSpan HandshakeGrace = TimeSpan.FromMilliseconds(200);
 
@@ -74,8 +72,9 @@ public sealed class WorkerServer : IConnectionHost
 
     public void Start()
     {
-        foreach (var fd in _settings.ListenFds) Native.SetAcceptTimeout(fd, AcceptPoll);
-        _acceptThread.Start();
+        foreach (var fd in _settings.ListenFds) Native.SetNonBlocking(fd);
+        if (AcceptsOnLoop) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
+        else _acceptThread.Start();
     }
 
     /// <summary>
@@ -89,6 +88,7 @@ public sealed class WorkerServer : IConnectionHost
         // The dictionary itself, not its Keys, which copies them all (an array of 10,000 each second) under every lock.
         foreach (var (connection, _) in _connections) busy |= connection.CheckDeadline(now);
         PublishLoad();
+        if (AcceptsOnLoop) RetryAccepting();
         return busy;
     }
 
@@ -111,8 +111,16 @@ public sealed class WorkerServer : IConnectionHost
         _takeBacklog = takeBacklog;
         BeginDraining();
         var deadline = Task.Delay(timeout);
-        // The accept thread may be inside accept() for up to AcceptPoll, and what it takes then is served too.
-        await Task.WhenAny(Task.Run(_acceptThread.Join), deadline);
+        if (AcceptsOnLoop)
+        {
+            await StopAcceptingOnLoop();
+            await Task.WhenAny(Task.Factory.StartNew(FinishAccepting, TaskCreationOptions.LongRunning), deadline);
+        }
+        else
+        {
+            // The accept thread may be inside its wait for up to AcceptPoll, and what it takes then is served too.
+            await Task.WhenAny(Task.Run(_acceptThread.Join), deadline);
+        }
         _acceptStopped = true;
         if (_connections.IsEmpty) _drained.TrySetResult();
         await Task.WhenAny(_drained.Task, deadline);
@@ -140,6 +148,7 @@ public sealed class WorkerServer : IConnectionHost
         _slot?.Leave(connection);
         lock (_gate) Monitor.PulseAll(_gate);
         PublishLoad();
+        if (_waitingForRoom) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
         // Only once the accept path has stopped can an empty table mean the drain is done.
         if (_acceptStopped && _connections.IsEmpty) _drained.TrySetResult();
     }
@@ -152,13 +161,12 @@ public sealed class WorkerServer : IConnectionHost
 
     public ValueTask AdmitAsync(HttpConnection connection) => _slot?.EnterAsync(connection) ?? default;
 
-    private void AcceptLoop()
+    /// <summary>Takes what is still queued if this worker is the last to go (<see cref="TakeBacklog"/>), and lets go of the sockets.</summary>
+    private void FinishAccepting()
     {
         var listenFds = _settings.ListenFds;
-        int turn = 0;
         try
         {
-            while (!_draining) AcceptOne(listenFds, ref turn);
             if (Volatile.Read(ref _takeBacklog)) TakeBacklog(listenFds);
         }
         finally
@@ -167,63 +175,6 @@ public sealed class WorkerServer : IConnectionHost
             // for nobody; the master closes its copy when the whole server stops.
             foreach (var fd in listenFds) new SafeSocketHandle(fd, ownsHandle: true).Dispose();
         }
-    }
-
-    private void AcceptOne(int[] listenFds, ref int turn)
-    {
-        if (!TakeRoom(listenFds)) return;
-        int listenFd = NextListener(listenFds, ref turn);
-        int fd = -1;
-        long peer = 0;
-        if (listenFd >= 0)
-        {
-            YieldToLessLoadedSibling();
-            fd = Accept(listenFd, out peer);
-        }
-        if (fd < 0)
-        {
-            lock (_gate) _slot?.CancelReservation();
-            return;
-        }
-        Adopt(fd, peer, listenFd, reserved: true);
-    }
-
-    /// <summary>
-    /// True when this worker has room for one more connection (for a sync worker: the slot, now reserved).
-    /// Otherwise waits a moment. An async worker that is full while a client waits in the queue and no sibling
-    /// has room closes its longest-idle keep-alive connection to make room, as nginx does.
-    /// </summary>
-    private bool TakeRoom(int[] listenFds)
-    {
-        // A sync worker's request is often done in microseconds: spin a little before sleeping on the gate, as
-        // SemaphoreSlim does, so the next accept does not pay a sleep and a wake-up.
-        var spinner = new SpinWait();
-        for (int i = 0; i < SpinsBeforeWait && _slot is { IsFree: false }; i++) spinner.SpinOnce(sleep1Threshold: -1);
-        lock (_gate)
-        {
-            if (_connections.Count < Capacity && (_slot?.TryReserve() ?? true)) return true;
-            if (_slot != null || _draining)
-            {
-                // A silent holder's grace ends without an event: look again when it may have.
-                if (!_draining) Monitor.Wait(_gate, _slot == null ? AcceptPoll : SyncSlot.SilentGrace);
-                return false;
-            }
-        }
-        int turn = 0;
-        if (Native.WaitForConnection(listenFds, AcceptPoll, ref turn) < 0) return false;
-        if (_scoreboard?.LeastLoadedSibling(_settings.Number) != null)
-        {
-            // A sibling has room and will take the client.
-            Thread.Sleep(1);
-            return false;
-        }
-        lock (_gate)
-        {
-            if (_connections.Count < Capacity) return false;
-            EventLoop.Shared.Post(static s => ((WorkerServer)s!).CloseLongestIdle(), this);
-            Monitor.Wait(_gate, AcceptPoll);
-        }
-        return false;
     }
 
     /// <summary>Runs on the event loop, where no connection can be between its idle wait and its next request.</summary>
@@ -264,7 +215,7 @@ public sealed class WorkerServer : IConnectionHost
             if (listenFd < 0) break;
             int fd = Accept(listenFd, out long peer);
             if (fd < 0) continue;
-            Adopt(fd, peer, listenFd, reserved: false);
+            Adopt(fd, peer, listenFd, reserved: false, onLoop: false);
             taken++;
         }
         if (taken > 0) Log.Info($"Took {taken} queued connection(s) before closing the listening socket");
@@ -283,45 +234,26 @@ public sealed class WorkerServer : IConnectionHost
     }
 
     /// <param name="peer">The client's IPv4 address as accept gave it (Native.Accept), or 0.</param>
-    private void Adopt(int fd, long peer, int listenFd, bool reserved)
+    /// <param name="onLoop">True when called on the event loop, where the connection starts at once.</param>
+    private void Adopt(int fd, long peer, int listenFd, bool reserved, bool onLoop)
     {
         var tls = Tls != null && _settings.TlsListenFds.Contains(listenFd) ? Tls : null;
         var connection = new HttpConnection(new SocketHandle(fd, peer), this, tls);
         _connections.TryAdd(connection, 0);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();
-        connection.Start();
+        if (onLoop) _ = connection.RunAsync();
+        else connection.Start();
     }
 
     /// <summary>
-    /// While a sibling holds clearly fewer connections, stay out of accept() for a moment so the kernel hands
-    /// the next connection to that sibling instead (see <see cref="Scoreboard"/>). "Clearly" is nginx's
-    /// accept_disabled in spirit: more than an eighth of what this worker holds, and at least 2, so the
-    /// constant small swings of short connections never cost a pause. The pause yields the CPU rather than
-    /// sleeping (a sleep is a millisecond at least, which short connections feel) and ends after a
-    /// millisecond, so a sibling that is slow to run costs little, never a connection.
+    /// True while a sibling holds clearly fewer connections than this worker: the next connection should be that
+    /// sibling's (see <see cref="Scoreboard"/>). "Clearly" is nginx's accept_disabled in spirit: more than an eighth of
+    /// what this worker holds, and at least 2, so the constant small swings of short connections never cost a pause.
     /// </summary>
-    private void YieldToLessLoadedSibling()
-    {
-        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1000;
-        while (Overloaded() && Stopwatch.GetTimestamp() < deadline)
-        {
-            if (!Thread.Yield()) Thread.SpinWait(100);
-        }
-    }
-
     private bool Overloaded()
     {
         int mine = _connections.Count;
         return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
     }
-
-    /// <summary>
-    /// The listening socket to accept on next, or -1 for none yet. With one, accept itself blocks, and Linux
-    /// wakes blocked acceptors in turn, which spreads connections evenly. With several, wait until one has a
-    /// connection: a blocked accept on a quiet listener would hold the room (a sync worker's only slot) while
-    /// another listener's connections wait.
-    /// </summary>
-    private static int NextListener(int[] listenFds, ref int turn) =>
-        listenFds.Length == 1 ? listenFds[0] : Native.WaitForConnection(listenFds, AcceptPoll, ref turn);
 }

@@ -116,12 +116,14 @@ public sealed partial class EventLoop
         }
     }
 
-    private unsafe bool Register(int fd, ulong data)
+    private bool Register(int fd, ulong data) => EpollControl(EPOLL_CTL_ADD, fd, Readable | Writable | EPOLLET, data);
+
+    private unsafe bool EpollControl(int op, int fd, uint events, ulong data)
     {
         byte* e = stackalloc byte[16];
-        *(uint*)e = Readable | Writable | EPOLLET;
+        *(uint*)e = events;
         Unsafe.WriteUnaligned(e + DataOffset, data);
-        return EpollCtl(_epoll, EPOLL_CTL_ADD, fd, e) == 0;
+        return EpollCtl(_epoll, op, fd, e) == 0;
     }
 
     private unsafe void Run()
@@ -137,7 +139,7 @@ public sealed partial class EventLoop
         int timeout = (int)TickMs;
         while (true)
         {
-            int n = EpollWait(_epoll, events, Batch, timeout);
+            int n = EpollWait(_epoll, events, Batch, _afterNextTurn.Count > 0 ? Math.Min(timeout, 1) : timeout);
             if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -153,6 +155,7 @@ public sealed partial class EventLoop
             // With the loop's short slice a yield moves its deadline back by 0.1 ms only: a sibling goes first, and a
             // task that has run its slice (the client) does not.
             if (n > 0) SchedYield();
+            RunAfterTurn();
             long now = Environment.TickCount64;
             // A due tick waits for one more poll (timeout 0) unless this wait ran out with nothing to do: what
             // arrived while app code held the loop up is handled first (nginx, too, handles events before it
@@ -176,6 +179,11 @@ public sealed partial class EventLoop
             if (data == WakeData)
             {
                 RunPosted();
+                continue;
+            }
+            if (IsListener(data))
+            {
+                ListenerReady(data);
                 continue;
             }
             var socket = Volatile.Read(ref slots[(int)(uint)data]);

@@ -71,6 +71,10 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
             throw Failure("fcntl", Marshal.GetLastPInvokeError());
         }
         StartPending = startOnFirstEvent;
+        // Registering reports what is there already (an edge for bytes that came before), so the first read waits
+        // for that edge instead of trying at once: most new connections have sent nothing yet when they are
+        // accepted, and a read that finds nothing is a syscall for nothing (nginx, too, waits for the first event).
+        ReadReady.Drained(ReadReady.Edges);
         // Set before the socket can have an event: the loop may run it, and close it, before Add returns.
         _open = true;
         try

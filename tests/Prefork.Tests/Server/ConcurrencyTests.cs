@@ -80,6 +80,46 @@ public class ConcurrencyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_worker_whose_loop_is_held_up_takes_no_new_connection_and_its_sibling_answers_them_at_once()
+    {
+        // gunicorn's users' complaint: a worker busy with one request still takes connections, which then wait behind it.
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output);
+        await using var blocker = await RawHttpConnection.ConnectAsync(master.Port);
+        await blocker.SendAsync("GET /worker HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        int busy = (await blocker.ReadResponseAsync()).WorkerPid;
+        await blocker.SendAsync("GET /block?ms=8000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        var blocked = Stopwatch.StartNew();
+        Assert.True(await LoopHeldUpAsync(busy, TimeSpan.FromSeconds(5)), "the /block request never held the worker's loop");
+
+        var servedBy = new List<int>();
+        for (int i = 0; i < 10; i++)
+        {
+            var response = await RawHttpConnection.GetAsync(master.Port, "/worker");
+            Assert.Equal(200, response.Status);
+            servedBy.Add(response.WorkerPid);
+        }
+        output.WriteLine($"busy worker {busy}; 10 new connections served by {string.Join(", ", servedBy)} within {blocked.ElapsedMilliseconds} ms of the block");
+        // One that went to the busy worker would have waited for the block to end, and then been served by it.
+        Assert.DoesNotContain(busy, servedBy);
+        Assert.True(blocked.Elapsed < TimeSpan.FromSeconds(8), "the new connections were not answered while the block lasted");
+        Assert.StartsWith("slept 8000 ms", (await blocker.ReadResponseAsync(timeout: TimeSpan.FromSeconds(30))).BodyText);
+    }
+
+    /// <summary>True once the worker's event loop thread sleeps somewhere other than in epoll_wait, twice in a row.</summary>
+    private static async Task<bool> LoopHeldUpAsync(int workerPid, TimeSpan timeout)
+    {
+        var loop = Directory.EnumerateDirectories($"/proc/{workerPid}/task").Single(t => File.ReadAllText(Path.Combine(t, "comm")).TrimEnd('\n') == "event loop");
+        bool HeldUp() => File.ReadAllText(Path.Combine(loop, "wchan")) is var at && at is not ("do_epoll_wait" or "0" or "");
+        int seen = 0;
+        for (var sw = Stopwatch.StartNew(); sw.Elapsed < timeout; await Task.Delay(20))
+        {
+            seen = HeldUp() ? seen + 1 : 0;
+            if (seen == 2) return true;
+        }
+        return false;
+    }
+
+    [Fact]
     public async Task Connections_waiting_in_the_backlog_survive_the_death_of_the_worker()
     {
         // One sync worker: it holds A (slow) and cannot take anything else, so B and C wait in the kernel's backlog.
