@@ -3,17 +3,20 @@ using Prefork.Http.Loop;
 namespace Prefork.Serving;
 
 /// <summary>
-/// An async worker accepts on its event loop, as nginx's workers do: a loop that is in the middle of a turn takes no
+/// An async worker accepts on its event loop, as nginx's workers do: a loop in the middle of a turn takes no
 /// connection, and a new one costs no other thread's wake-up. Everything here runs on the loop thread.
-/// The kernel wakes one waiting worker per connection (EPOLLEXCLUSIVE), but always the same one first when several
-/// wait; so a worker that holds clearly more connections than a sibling with room stops watching for a turn and
-/// leaves the connection to that sibling (<see cref="Overloaded"/>), and takes it after that turn if it is still there.
+/// The kernel wakes one waiting worker per connection (EPOLLEXCLUSIVE), and a worker that accepted goes to the back
+/// of the kernel's order (<see cref="EventLoop.WatchLast"/>). Beyond that, a worker that holds clearly more
+/// connections than a sibling stops watching for one turn and leaves the connection to that sibling
+/// (<see cref="Overloaded"/>), and takes it after that turn if it is still there.
 /// </summary>
 public sealed partial class WorkerServer
 {
-    // Set when the loop stopped watching until a connection closes (full) or the next tick (accept failed).
+    // Not watching until a connection closes, or the next tick (full); read by Closed, which may run on a pool thread.
     private volatile bool _waitingForRoom;
+    // Not watching until the next tick (accept or epoll_ctl failed).
     private bool _acceptFailed;
+    // The last waiting connection was left to a less loaded sibling for a turn: the next one is taken regardless.
     private bool _leftOneToSibling;
 
     private bool AcceptsOnLoop => _slot == null;

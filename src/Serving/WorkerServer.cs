@@ -113,8 +113,10 @@ public sealed partial class WorkerServer : IConnectionHost
         var deadline = Task.Delay(timeout);
         if (AcceptsOnLoop)
         {
-            await StopAcceptingOnLoop();
-            await Task.WhenAny(Task.Factory.StartNew(FinishAccepting, TaskCreationOptions.LongRunning), deadline);
+            // A loop held up by app code until the deadline accepts nothing more either (it sees the drain before it
+            // looks at a socket), and its sockets close with the process.
+            if (await Task.WhenAny(StopAcceptingOnLoop(), deadline) != deadline)
+                await Task.WhenAny(Task.Factory.StartNew(FinishAccepting, TaskCreationOptions.LongRunning), deadline);
         }
         else
         {
