@@ -5,88 +5,111 @@ namespace Prefork.Serving;
 /// <summary>
 /// An async worker accepts on its event loop, as nginx's workers do: a loop in the middle of a turn takes no
 /// connection, and a new one costs no other thread's wake-up. Everything here runs on the loop thread.
-/// The kernel wakes one waiting worker per connection (EPOLLEXCLUSIVE), and a worker that accepted goes to the back
-/// of the kernel's order (<see cref="EventLoop.WatchLast"/>). Beyond that, a worker that holds clearly more
-/// connections than a sibling stops watching for one turn and leaves the connection to that sibling
-/// (<see cref="Overloaded"/>), and takes it after that turn if it is still there.
+/// For each connection the kernel wakes one worker waiting in epoll_wait (EPOLLEXCLUSIVE) and tells no worker behind
+/// it, so a worker woken for a connection takes it: one that left it queued might leave it to nobody until the next
+/// client comes. So a worker watches only while it has room, and stops when its accept fills it, not when woken. A
+/// worker that accepted goes to the back of the kernel's order (<see cref="EventLoop.WatchLast"/>), or, when it holds
+/// clearly more connections than a sibling (<see cref="Overloaded"/>), out of it for one turn.
 /// </summary>
 public sealed partial class WorkerServer
 {
-    // Not watching until a connection closes, or the next tick (full); read by Closed, which may run on a pool thread.
+    // More than a worker can have been told of alone: one connection per wait in epoll_wait, taken in the turn after it.
+    private const int TakenWhenStopping = 16;
+    // Full, so not watching until a connection closes; read by Closed, which may run on a pool thread.
     private volatile bool _waitingForRoom;
     // Not watching until the next tick (accept or epoll_ctl failed).
     private bool _acceptFailed;
-    // The last waiting connection was left to a less loaded sibling for a turn: the next one is taken regardless.
-    private bool _leftOneToSibling;
+    private int _pollTurn;
 
     private bool AcceptsOnLoop => _slot == null;
 
     private void StartWatching()
     {
-        // A full worker watches too: the connection that is waiting is what tells it to make room (ConnectionWaiting).
-        if (_draining || _acceptFailed) return;
+        if (_draining || _acceptFailed || _connections.Count >= Capacity) return;
         _waitingForRoom = false;
         if (!EventLoop.Shared.WatchListeners(_settings.ListenFds, ConnectionWaiting)) _acceptFailed = true;
-    }
-
-    private void StopWatching(bool untilRoom = false)
-    {
-        EventLoop.Shared.UnwatchListeners();
-        if (untilRoom) _waitingForRoom = true;
     }
 
     private void ConnectionWaiting(int listenFd)
     {
         if (_draining)
         {
-            StopWatching();
+            StopAccepting();
             return;
         }
+        if (!AcceptOne(listenFd)) return;
         if (_connections.Count >= Capacity)
         {
-            // nginx's answer when a worker is out of connections and the client has nowhere else to go.
-            if (_scoreboard?.LeastLoadedSibling(_settings.Number) == null) CloseLongestIdle();
-            StopWatching(untilRoom: true);
-            return;
+            EventLoop.Shared.UnwatchListeners();
+            _waitingForRoom = true;
         }
-        if (!_leftOneToSibling && Overloaded())
+        else if (Overloaded())
         {
-            _leftOneToSibling = true;
-            StopWatching();
+            EventLoop.Shared.UnwatchListeners();
             EventLoop.Shared.AfterNextTurn(StartWatching);
-            return;
         }
+        else if (!EventLoop.Shared.WatchLast(listenFd))
+        {
+            _acceptFailed = true;
+        }
+    }
+
+    private bool AcceptOne(int listenFd)
+    {
         int fd = Native.Accept(listenFd, out int errno, out long peer);
         if (fd < 0)
         {
             // Another worker took it (EAGAIN); or EMFILE and friends: the connection stays queued, and the tick tries again.
-            if (errno == Native.EAGAIN || errno == Native.EINTR) return;
+            if (errno == Native.EAGAIN || errno == Native.EINTR) return false;
             Log.Warning($"accept failed: errno {errno}");
             _acceptFailed = true;
-            StopWatching();
-            return;
+            EventLoop.Shared.UnwatchListeners();
+            return false;
         }
-        _leftOneToSibling = false;
-        if (!EventLoop.Shared.WatchLast(listenFd)) _acceptFailed = true;
         Adopt(fd, peer, listenFd, reserved: false, onLoop: true);
+        return true;
     }
 
-    /// <summary>On the loop's tick: watches again after a failed accept, or once there is room (should the close that made it have come first).</summary>
+    /// <summary>
+    /// Stops watching for good, and takes what is queued at that moment: the kernel may have woken this worker alone
+    /// for some of it. What it takes is served like any connection of a draining worker.
+    /// </summary>
+    private void StopAccepting()
+    {
+        EventLoop.Shared.UnwatchListeners();
+        foreach (int listenFd in _settings.ListenFds)
+        {
+            for (int i = 0; i < TakenWhenStopping && _connections.Count < Capacity && AcceptOne(listenFd); i++) { }
+        }
+    }
+
+    /// <summary>
+    /// On the loop's tick: watches again after a failed accept, or once there is room (should the close that made it
+    /// have come first). A full worker with a client waiting that no sibling has room for closes its longest-idle
+    /// keep-alive connection to make room, as nginx does; the close brings it back to watching.
+    /// </summary>
     private void RetryAccepting()
     {
-        if (!_acceptFailed && !_waitingForRoom) return;
-        _acceptFailed = false;
-        StartWatching();
+        if (_acceptFailed || (_waitingForRoom && _connections.Count < Capacity))
+        {
+            _acceptFailed = false;
+            StartWatching();
+        }
+        else if (_waitingForRoom && !_draining && Native.WaitForConnection(_settings.ListenFds, TimeSpan.Zero, ref _pollTurn) >= 0 &&
+                 _scoreboard?.LeastLoadedSibling(_settings.Number) == null)
+        {
+            CloseLongestIdle();
+        }
     }
 
-    /// <summary>On the loop: stops watching for good, and hands what is still queued to the drain.</summary>
+    /// <summary>On the loop: stops watching for good, and takes what may wait for this worker alone (<see cref="StopAccepting"/>).</summary>
     private Task StopAcceptingOnLoop()
     {
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         EventLoop.Shared.Post(static s =>
         {
             var (server, done) = ((WorkerServer, TaskCompletionSource))s!;
-            server.StopWatching();
+            server.StopAccepting();
             done.SetResult();
         }, (this, stopped));
         return stopped.Task;
