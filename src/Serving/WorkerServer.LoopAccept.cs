@@ -7,15 +7,16 @@ namespace Prefork.Serving;
 /// connection, and a new one costs no other thread's wake-up. Everything here runs on the loop thread.
 /// For each connection the kernel wakes one worker waiting in epoll_wait (EPOLLEXCLUSIVE) and tells no worker behind
 /// it, so a worker woken for a connection takes it: one that left it queued might leave it to nobody until the next
-/// client comes. So a worker watches only while it has room, and stops when its accept fills it, not when woken. A
-/// worker that accepted goes to the back of the kernel's order (<see cref="EventLoop.WatchLast"/>), or, when it holds
-/// clearly more connections than a sibling (<see cref="Overloaded"/>), out of it for one turn.
+/// client comes. So the accept that fills a worker stops its watching (unless no sibling has room: then it makes room
+/// when woken), rather than a wake-up it would decline. A worker that accepted goes to the back of the kernel's order
+/// (<see cref="EventLoop.WatchLast"/>), or, when it holds clearly more connections than a sibling
+/// (<see cref="Overloaded"/>), out of it for one turn.
 /// </summary>
 public sealed partial class WorkerServer
 {
     // More than a worker can have been told of alone: one connection per wait in epoll_wait, taken in the turn after it.
     private const int TakenWhenStopping = 16;
-    // Full, so not watching until a connection closes; read by Closed, which may run on a pool thread.
+    // Full, and not watching until a connection closes; read by Closed, which may run on a pool thread.
     private volatile bool _waitingForRoom;
     // Not watching until the next tick (accept or epoll_ctl failed).
     private bool _acceptFailed;
@@ -25,7 +26,7 @@ public sealed partial class WorkerServer
 
     private void StartWatching()
     {
-        if (_draining || _acceptFailed || _connections.Count >= Capacity) return;
+        if (_draining || _acceptFailed) return;
         _waitingForRoom = false;
         if (!EventLoop.Shared.WatchListeners(_settings.ListenFds, ConnectionWaiting)) _acceptFailed = true;
     }
@@ -37,11 +38,18 @@ public sealed partial class WorkerServer
             StopAccepting();
             return;
         }
-        if (!AcceptOne(listenFd)) return;
-        if (_connections.Count >= Capacity)
+        // Full, and watching because no sibling had room: an idle keep-alive connection makes room, as in nginx, and the
+        // newcomer is taken at once (one over the limit until that close completes, a turn later). With none idle, the
+        // worker waits for a close.
+        if (_connections.Count >= Capacity && !CloseLongestIdle())
         {
-            EventLoop.Shared.UnwatchListeners();
-            _waitingForRoom = true;
+            WaitForRoom();
+            return;
+        }
+        if (!AcceptOne(listenFd)) return;
+        if (_connections.Count >= Capacity && _scoreboard?.LeastLoadedSibling(_settings.Number) != null)
+        {
+            WaitForRoom();
         }
         else if (Overloaded())
         {
@@ -52,6 +60,12 @@ public sealed partial class WorkerServer
         {
             _acceptFailed = true;
         }
+    }
+
+    private void WaitForRoom()
+    {
+        EventLoop.Shared.UnwatchListeners();
+        _waitingForRoom = true;
     }
 
     private bool AcceptOne(int listenFd)
@@ -85,8 +99,8 @@ public sealed partial class WorkerServer
 
     /// <summary>
     /// On the loop's tick: watches again after a failed accept, or once there is room (should the close that made it
-    /// have come first). A full worker with a client waiting that no sibling has room for closes its longest-idle
-    /// keep-alive connection to make room, as nginx does; the close brings it back to watching.
+    /// have come first). And a worker with room takes a connection left waiting: one a sibling was woken for when it
+    /// was full with nothing idle, which the kernel told nobody else of.
     /// </summary>
     private void RetryAccepting()
     {
@@ -95,10 +109,9 @@ public sealed partial class WorkerServer
             _acceptFailed = false;
             StartWatching();
         }
-        else if (_waitingForRoom && !_draining && Native.WaitForConnection(_settings.ListenFds, TimeSpan.Zero, ref _pollTurn) >= 0 &&
-                 _scoreboard?.LeastLoadedSibling(_settings.Number) == null)
+        else if (!_waitingForRoom && !_draining && Native.WaitForConnection(_settings.ListenFds, TimeSpan.Zero, ref _pollTurn) is var listenFd and >= 0)
         {
-            CloseLongestIdle();
+            ConnectionWaiting(listenFd);
         }
     }
 

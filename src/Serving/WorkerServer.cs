@@ -179,17 +179,21 @@ public sealed partial class WorkerServer : IConnectionHost
         }
     }
 
-    /// <summary>Runs on the event loop, where no connection can be between its idle wait and its next request.</summary>
-    private void CloseLongestIdle()
+    /// <summary>
+    /// Runs on the event loop, where no connection can be between its idle wait and its next request. False when none
+    /// is idle.
+    /// </summary>
+    private bool CloseLongestIdle()
     {
         HttpConnection? longest = null;
         foreach (var (connection, _) in _connections)
         {
             if (connection.IsIdle && (longest == null || connection.IdleSince < longest.IdleSince)) longest = connection;
         }
-        if (longest == null) return;
+        if (longest == null) return false;
         Log.Debug($"Worker full ({_connections.Count} connections): closing the longest idle keep-alive connection for a waiting client");
         longest.CloseIdle();
+        return true;
     }
 
     /// <summary>
