@@ -16,7 +16,7 @@ public sealed partial class WorkerServer
 {
     // More than a worker can have been told of alone: one connection per wait in epoll_wait, taken in the turn after it.
     private const int TakenWhenStopping = 16;
-    // Full, and not watching until a connection closes; read by Closed, which may run on a pool thread.
+    // Full with none idle, and not watching until a connection closes or goes idle; read off the loop too.
     private volatile bool _waitingForRoom;
     // Not watching until the next tick (accept or epoll_ctl failed).
     private bool _acceptFailed;
@@ -98,13 +98,13 @@ public sealed partial class WorkerServer
     }
 
     /// <summary>
-    /// On the loop's tick: watches again after a failed accept, or once there is room (should the close that made it
-    /// have come first). And a worker with room takes a connection left waiting: one a sibling was woken for when it
+    /// On the loop's tick: watches again after a failed accept, or while waiting for room (should the close or the idle
+    /// connection that makes it have come first: a client still waiting then wakes it, and it makes room). And a worker with room takes a connection left waiting: one a sibling was woken for when it
     /// was full with nothing idle, which the kernel told nobody else of.
     /// </summary>
     private void RetryAccepting()
     {
-        if (_acceptFailed || (_waitingForRoom && _connections.Count < Capacity))
+        if (_acceptFailed || _waitingForRoom)
         {
             _acceptFailed = false;
             StartWatching();

@@ -157,6 +157,8 @@ public sealed partial class WorkerServer : IConnectionHost
 
     public void WaitingForClient(HttpConnection connection, bool sentNothing)
     {
+        // An idle connection is room for a full worker's waiting client (ConnectionWaiting closes it).
+        if (sentNothing && _waitingForRoom) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
         if (sentNothing) _slot?.HolderSilent(connection);
         else _slot?.Leave(connection);
     }
