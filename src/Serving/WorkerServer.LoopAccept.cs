@@ -22,13 +22,18 @@ public sealed partial class WorkerServer
     private bool _acceptFailed;
     private int _pollTurn;
 
+    private Action<int>? _connectionWaiting;
+
     private bool AcceptsOnLoop => _slot == null;
+
+    /// <summary>From any thread: <see cref="StartWatching"/> on the loop.</summary>
+    private void WatchFromLoop() => EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
 
     private void StartWatching()
     {
         if (_draining || _acceptFailed) return;
         _waitingForRoom = false;
-        if (!EventLoop.Shared.WatchListeners(_settings.ListenFds, ConnectionWaiting)) _acceptFailed = true;
+        if (!EventLoop.Shared.WatchListeners(_settings.ListenFds, _connectionWaiting ??= ConnectionWaiting)) _acceptFailed = true;
     }
 
     private void ConnectionWaiting(int listenFd)

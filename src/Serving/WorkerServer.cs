@@ -73,7 +73,7 @@ public sealed partial class WorkerServer : IConnectionHost
     public void Start()
     {
         foreach (var fd in _settings.ListenFds) Native.SetNonBlocking(fd);
-        if (AcceptsOnLoop) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
+        if (AcceptsOnLoop) WatchFromLoop();
         else _acceptThread.Start();
     }
 
@@ -150,7 +150,7 @@ public sealed partial class WorkerServer : IConnectionHost
         _slot?.Leave(connection);
         lock (_gate) Monitor.PulseAll(_gate);
         PublishLoad();
-        if (_waitingForRoom) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
+        if (_waitingForRoom) WatchFromLoop();
         // Only once the accept path has stopped can an empty table mean the drain is done.
         if (_acceptStopped && _connections.IsEmpty) _drained.TrySetResult();
     }
@@ -158,7 +158,7 @@ public sealed partial class WorkerServer : IConnectionHost
     public void WaitingForClient(HttpConnection connection, bool sentNothing)
     {
         // An idle connection is room for a full worker's waiting client (ConnectionWaiting closes it).
-        if (sentNothing && _waitingForRoom) EventLoop.Shared.Post(static s => ((WorkerServer)s!).StartWatching(), this);
+        if (sentNothing && _waitingForRoom) WatchFromLoop();
         if (sentNothing) _slot?.HolderSilent(connection);
         else _slot?.Leave(connection);
     }
