@@ -91,9 +91,10 @@ public sealed partial class EventLoop
     {
         _turns++;
         if (_afterNextTurn.Count == 0 || _turns <= _afterTurn + 1) return;
-        var due = _afterNextTurn.ToArray();
-        _afterNextTurn.Clear();
-        foreach (var action in due) action();
+        // An action may ask again for the turn after (a paused worker looks again): that one waits.
+        int due = _afterNextTurn.Count;
+        for (int i = 0; i < due; i++) _afterNextTurn[i]();
+        _afterNextTurn.RemoveRange(0, due);
     }
 
     private bool Control(int op, int fd, uint events, ulong data)
