@@ -46,7 +46,7 @@ public sealed partial class WorkerServer
         for (int i = 0; i < SpinsBeforeWait && !_slot!.IsFree; i++) spinner.SpinOnce(sleep1Threshold: -1);
         lock (_gate)
         {
-            if (_connections.Count < Capacity && _slot!.TryReserve()) return true;
+            if (OpenConnections < Capacity && _slot!.TryReserve()) return true;
             // A silent holder's grace ends without an event: look again when it may have.
             if (!_draining) Monitor.Wait(_gate, SyncSlot.SilentGrace);
             return false;

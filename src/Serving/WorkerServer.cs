@@ -26,6 +26,9 @@ public sealed partial class WorkerServer : IConnectionHost
 
     private readonly WorkerSettings _settings;
     private readonly ConcurrentDictionary<HttpConnection, byte> _connections = new();
+    // The table's size, kept beside it: it is read on every accept and close, and ConcurrentDictionary.Count takes every
+    // one of the table's locks (one per core).
+    private int _open;
     // Guards the room: the connection count as the accept thread sees it, and the sync slot.
     private readonly object _gate = new();
     private readonly SyncSlot? _slot;
@@ -59,7 +62,7 @@ public sealed partial class WorkerServer : IConnectionHost
     // gunicorn's sync workers do not keep connections alive: one client must not hold the only slot.
     public bool KeepAliveAllowed => !_draining && _slot == null;
     public long RequestsServed => Interlocked.Read(ref _requests);
-    public int OpenConnections => _connections.Count;
+    public int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Completes when the worker has served its --max-requests and should be replaced; it serves on until told to stop.</summary>
     public Task Retire => _retire.Task;
@@ -94,8 +97,8 @@ public sealed partial class WorkerServer : IConnectionHost
 
     // The slot is read without the gate: the scoreboard is a hint, refreshed at every change.
     private void PublishLoad() =>
-        _scoreboard?.Publish(_settings.Number, _connections.Count,
-            accepting: !_draining && _connections.Count < Capacity && (_slot?.IsFree ?? true));
+        _scoreboard?.Publish(_settings.Number, OpenConnections,
+            accepting: !_draining && OpenConnections < Capacity && (_slot?.IsFree ?? true));
 
     /// <summary>
     /// Graceful stop. The accept path stops for good first: at once when a sibling stays to take the queue
@@ -146,9 +149,13 @@ public sealed partial class WorkerServer : IConnectionHost
 
     public void Closed(HttpConnection connection)
     {
-        _connections.TryRemove(connection, out _);
-        _slot?.Leave(connection);
-        lock (_gate) Monitor.PulseAll(_gate);
+        if (_connections.TryRemove(connection, out _)) Interlocked.Decrement(ref _open);
+        if (_slot != null)
+        {
+            // Only a sync worker's accept thread waits on the gate, for room.
+            _slot.Leave(connection);
+            lock (_gate) Monitor.PulseAll(_gate);
+        }
         PublishLoad();
         if (_waitingForRoom) WatchFromLoop();
         // Only once the accept path has stopped can an empty table mean the drain is done.
@@ -193,7 +200,7 @@ public sealed partial class WorkerServer : IConnectionHost
             if (connection.IsIdle && (longest == null || connection.IdleSince < longest.IdleSince)) longest = connection;
         }
         if (longest == null) return false;
-        Log.Debug($"Worker full ({_connections.Count} connections): closing the longest idle keep-alive connection for a waiting client");
+        Log.Debug($"Worker full ({OpenConnections} connections): closing the longest idle keep-alive connection for a waiting client");
         longest.CloseIdle();
         return true;
     }
@@ -216,7 +223,7 @@ public sealed partial class WorkerServer : IConnectionHost
         }
         var grace = sealedAny ? HandshakeGrace : TimeSpan.Zero;
         int turn = 0, taken = 0;
-        while (Environment.TickCount64 < Volatile.Read(ref _drainDeadline) && _connections.Count < Capacity)
+        while (Environment.TickCount64 < Volatile.Read(ref _drainDeadline) && OpenConnections < Capacity)
         {
             int listenFd = Native.WaitForConnection(listenFds, TimeSpan.Zero, ref turn);
             if (listenFd < 0) listenFd = Native.WaitForConnection(listenFds, grace, ref turn);
@@ -248,6 +255,7 @@ public sealed partial class WorkerServer : IConnectionHost
         var tls = Tls != null && _settings.TlsListenFds.Contains(listenFd) ? Tls : null;
         var connection = new HttpConnection(new SocketHandle(fd, peer), this, tls);
         _connections.TryAdd(connection, 0);
+        Interlocked.Increment(ref _open);
         if (reserved) _slot?.Assign(connection);
         PublishLoad();
         if (onLoop) _ = connection.RunAsync();
@@ -261,7 +269,7 @@ public sealed partial class WorkerServer : IConnectionHost
     /// </summary>
     private bool Overloaded()
     {
-        int mine = _connections.Count;
+        int mine = OpenConnections;
         return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
     }
 }
