@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Prefork.App;
 
@@ -54,8 +55,10 @@ public sealed partial class HttpConnection
         {
             _readPhase = phase;
             var wait = phase == Phase.Idle ? _limits.IdleTimeout : _limits.RequestTimeout;
-            _idleSince = Environment.TickCount64;
-            _readDeadline = _idleSince + (long)wait.TotalMilliseconds;
+            _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
+            // Not the tick: it moves every few milliseconds, and a full worker must tell which of its idle connections
+            // went idle first even when they did within one tick.
+            if (phase == Phase.Idle) _idleSince = Stopwatch.GetTimestamp();
         }
         SetDeadline(phase, _readDeadline);
     }

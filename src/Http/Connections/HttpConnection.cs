@@ -67,7 +67,7 @@ public sealed partial class HttpConnection
     /// <summary>A kept-alive connection between requests with nothing of the next one received. Read on the event loop.</summary>
     public bool IsIdle => _phase == Phase.Idle && _start == _end && _io.Available == 0;
 
-    /// <summary>When the connection last went idle (<see cref="Environment.TickCount64"/>).</summary>
+    /// <summary>When the connection last went idle (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>).</summary>
     public long IdleSince => _idleSince;
 
     /// <summary>

@@ -139,13 +139,11 @@ public class ZeroLossTests(ITestOutputHelper output)
         var held = new List<RawHttpConnection>();
         try
         {
-            for (int i = 0; i < 3; i++)
-            {
-                var c = await RawHttpConnection.ConnectAsync(master.Port);
-                held.Add(c);
-                await c.SendAsync(Get("/hello"));
-                Assert.Equal(200, (await c.ReadResponseAsync()).Status);
-            }
+            for (int i = 0; i < 3; i++) held.Add(await RawHttpConnection.ConnectAsync(master.Port));
+            // One after the other but at once, as a loaded worker sees them: all three go idle within a millisecond,
+            // in this order.
+            foreach (var c in held) await c.SendAsync(Get("/hello"));
+            foreach (var c in held) Assert.Equal(200, (await c.ReadResponseAsync()).Status);
 
             var clock = Stopwatch.StartNew();
             var r = await RawHttpConnection.GetAsync(master.Port, "/hello");
