@@ -56,7 +56,7 @@ public sealed partial class HttpConnection
             _readPhase = phase;
             var wait = phase == Phase.Idle ? _limits.IdleTimeout : _limits.RequestTimeout;
             _readDeadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
-            // Not the tick: it moves every few milliseconds, and a full worker must tell which of its idle connections
+            // Not the tick: it counts whole milliseconds, and a full worker must tell which of its idle connections
             // went idle first even when they did within one tick.
             if (phase == Phase.Idle) _idleSince = Stopwatch.GetTimestamp();
         }
