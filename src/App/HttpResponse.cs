@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Prefork.App;
 
@@ -74,7 +75,7 @@ public sealed class HttpResponse
     /// Sends part of a file straight from the page cache (sendfile), without copying it through the worker (over TLS,
     /// which sendfile cannot encrypt, it is read and encrypted).
     /// </summary>
-    public ValueTask SendFileAsync(FileStream file, long offset, long count) => Sink!.SendFileAsync(file, offset, count);
+    public ValueTask SendFileAsync(SafeFileHandle file, long offset, long count) => Sink!.SendFileAsync(file, offset, count);
 
     /// <summary>
     /// Takes an upgrade request (<see cref="HttpRequest.IsUpgradeRequest"/>): sends 101 Switching Protocols with the

@@ -75,8 +75,8 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
     {
         await HandOverWrittenAsync(cancellationToken);
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        await _response.SendFileAsync(file, offset, count ?? file.Length - offset);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        await _response.SendFileAsync(file, offset, count ?? RandomAccess.GetLength(file) - offset);
     }
 
     /// <summary>The end of the app's response: starts it if the app wrote nothing, and hands over what the writer holds.</summary>

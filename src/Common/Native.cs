@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Prefork;
 
@@ -105,16 +106,32 @@ public static partial class Native
     /// processes write to the same file. (.NET's FileMode.Append only seeks to the end once; its writes then
     /// go to its own offset and overwrite what other processes appended meanwhile.)
     /// </summary>
-    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenAppend(string path)
+    public static SafeFileHandle OpenAppend(string path)
     {
         int fd = Open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0b110_100_100);
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            var message = $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
-            throw errno is 1 or 13 ? new UnauthorizedAccessException(message) : new IOException(message);
-        }
-        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        if (fd < 0) throw OpenFailure(path, Marshal.GetLastPInvokeError());
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// Opens a file to read, or null when the path names nothing. One open(2): .NET's own open adds an fstat, and a
+    /// flock(2) to lock it and another to unlock it, which a file only read through sendfile has no use for.
+    /// </summary>
+    public static SafeFileHandle? OpenRead(string path)
+    {
+        const int O_RDONLY = 0, ENOENT = 2, ENOTDIR = 20;
+        int fd = Open(path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno is ENOENT or ENOTDIR) return null;
+        throw OpenFailure(path, errno);
+    }
+
+    private static Exception OpenFailure(string path, int errno)
+    {
+        const int EPERM = 1, EACCES = 13;
+        var message = $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
+        return errno is EPERM or EACCES ? new UnauthorizedAccessException(message) : new IOException(message);
     }
 
     /// <summary>Hands a file the master created to the user the workers will run as.</summary>
@@ -180,12 +197,31 @@ public static partial class Native
     /// What the kernel knows of the file at a path, in one statx(2) (its layout is the same on every architecture,
     /// unlike stat's), or null when the path names nothing.
     /// </summary>
-    public static unsafe FileVersion? Stat(string path)
+    public static FileVersion? Stat(string path) => StatAt(AT_FDCWD, path, 0);
+
+    /// <summary>What the kernel knows of an open file: the version of it this descriptor reads, whatever its path now names.</summary>
+    public static FileVersion? Stat(SafeFileHandle file)
     {
-        const int AT_FDCWD = -100;
+        const int AT_EMPTY_PATH = 0x1000;
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            return StatAt((int)file.DangerousGetHandle(), "", AT_EMPTY_PATH);
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
+    }
+
+    private const int AT_FDCWD = -100;
+
+    private static unsafe FileVersion? StatAt(int dirFd, string path, int flags)
+    {
         const uint STATX_BASIC_STATS = 0x7ff;
         byte* b = stackalloc byte[256];
-        if (StatX(AT_FDCWD, path, 0, STATX_BASIC_STATS, b) != 0) return null;
+        if (StatX(dirFd, path, flags, STATX_BASIC_STATS, b) != 0) return null;
         static long Nanoseconds(byte* t) => *(long*)t * 1_000_000_000 + *(uint*)(t + 8);
         ushort mode = *(ushort*)(b + 28);
         var kind = (mode & 0xF000) switch { 0x8000 => FileKind.Regular, 0x4000 => FileKind.Directory, _ => FileKind.Other };

@@ -86,11 +86,12 @@ public sealed partial class HttpConnection
     private static void Wake(object? connection) => _ = ((HttpConnection)connection!).TurnAsync(opening: false);
 
     /// <summary>Sends what is queued. Not an async method: nearly every send completes at once, and then costs no state machine.</summary>
-    private ValueTask FlushAsync()
+    /// <param name="moreFollows">More of the response is sent right after (see <see cref="IConnectionTransport.SendAsync"/>).</param>
+    private ValueTask FlushAsync(bool moreFollows = false)
     {
         if (_exchange.Output.Length == 0) return default;
         SetDeadline(Phase.Writing, Environment.TickCount64 + (long)_limits.RequestTimeout.TotalMilliseconds);
-        var sending = _transport.SendAsync(_exchange.Output.Memory);
+        var sending = _transport.SendAsync(_exchange.Output.Memory, moreFollows);
         if (!sending.IsCompletedSuccessfully) return ClearWhenSentAsync(sending);
         _exchange.Output.Clear();
         return default;

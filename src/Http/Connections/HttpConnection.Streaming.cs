@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Prefork.App;
 
 namespace Prefork.Http;
@@ -11,7 +12,11 @@ public sealed partial class HttpConnection : IResponseSink
 
     async ValueTask IResponseSink.WriteBodyAsync(ReadOnlyMemory<byte> bytes)
     {
-        if (!_exchange.Response.HasStarted) await StartStreamingAsync(pendingFile: 0);
+        if (!_exchange.Response.HasStarted)
+        {
+            StartStreaming(pendingFile: 0);
+            await FlushAsync();
+        }
         if (!bytes.IsEmpty)
         {
             _exchange.Response.CheckStatedLength(_streamed, bytes.Length);
@@ -21,14 +26,20 @@ public sealed partial class HttpConnection : IResponseSink
         await FlushAsync();
     }
 
-    async ValueTask IResponseSink.SendFileAsync(FileStream file, long offset, long count)
+    async ValueTask IResponseSink.SendFileAsync(SafeFileHandle file, long offset, long count)
     {
-        if (!_exchange.Response.HasStarted) await StartStreamingAsync(pendingFile: count);
+        if (!_exchange.Response.HasStarted) StartStreaming(pendingFile: count);
         _exchange.Response.CheckStatedLength(_streamed, count);
         _streamed += count;
-        if (!SendsBody || count == 0) return;
+        if (!SendsBody || count == 0)
+        {
+            await FlushAsync();
+            return;
+        }
         if (_framing == BodyFraming.Chunked) WriteChunkHeader(count);
-        await FlushAsync();
+        // The head goes out in the file's first segment, not in one of its own: a packet, and a wake-up of the
+        // client, fewer per file (nginx's tcp_nopush, with no setsockopt before and after).
+        await FlushAsync(moreFollows: true);
         // sendfile(2) takes at most 2 GiB a call.
         const int MaxPart = int.MaxValue & ~4095;
         for (long sent = 0; sent < count; sent += MaxPart)
@@ -41,8 +52,8 @@ public sealed partial class HttpConnection : IResponseSink
 
     private bool SendsBody => _exchange.Head.Method != Method.Head && ResponseWriter.HasBody(_exchange.Response.StatusCode);
 
-    /// <summary>Sends the head; what the app buffered so far becomes the first part of the body.</summary>
-    private async ValueTask StartStreamingAsync(long pendingFile)
+    /// <summary>Queues the head; what the app buffered so far becomes the first part of the body.</summary>
+    private void StartStreaming(long pendingFile)
     {
         _exchange.Response.HasStarted = true;
         _keepAlive = KeepAliveWanted();
@@ -56,7 +67,6 @@ public sealed partial class HttpConnection : IResponseSink
         _streamed = 0;
         if (_exchange.Response.Body.Length > 0) WriteBodyPart(_exchange.Response.Body.Span);
         _exchange.Response.Body.Clear();
-        await FlushAsync();
     }
 
     private void WriteBodyPart(ReadOnlySpan<byte> bytes)

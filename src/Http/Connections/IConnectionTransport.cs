@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Prefork.Http;
 
 /// <summary>
@@ -10,10 +12,14 @@ internal interface IConnectionTransport
     /// <summary>Bytes read into <paramref name="buffer"/>; 0 at end of stream.</summary>
     ValueTask<int> ReceiveAsync(Memory<byte> buffer);
 
-    ValueTask SendAsync(ReadOnlyMemory<byte> bytes);
+    /// <param name="moreFollows">
+    /// The caller sends more at once (a file after its head): the kernel may hold back a last, part-filled segment
+    /// to fill it with what follows (MSG_MORE). Only a hint; the next send without it pushes everything out.
+    /// </param>
+    ValueTask SendAsync(ReadOnlyMemory<byte> bytes, bool moreFollows = false);
 
     /// <summary>Sends <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> (at most 2 GiB a call).</summary>
-    ValueTask SendFileAsync(FileStream file, long offset, int count);
+    ValueTask SendFileAsync(SafeFileHandle file, long offset, int count);
 
     /// <summary>Ends our side of the stream: the client reads the end of it after what was sent.</summary>
     ValueTask ShutdownSendAsync();

@@ -15,9 +15,9 @@ public sealed partial class LoopSocket
     private SafeFileHandle? _file;
     private long _fileOffset, _fileEnd;
 
-    public ValueTask SendFileAsync(FileStream file, long offset, int count)
+    public ValueTask SendFileAsync(SafeFileHandle file, long offset, int count)
     {
-        _file = file.SafeFileHandle;
+        _file = file;
         _fileOffset = offset;
         _fileEnd = offset + count;
         if (TrySendFile())

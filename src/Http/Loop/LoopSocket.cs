@@ -17,7 +17,7 @@ namespace Prefork.Http.Loop;
 /// </summary>
 public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource, IConnectionTransport, IDisposable
 {
-    private const int MSG_NOSIGNAL = 0x4000;
+    private const int MSG_NOSIGNAL = 0x4000, MSG_MORE = 0x8000;
     private const int EAGAIN = 11, EINTR = 4;
     private const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
     // Null for a pipe, whose descriptor stays its owner's.
@@ -28,6 +28,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _sent;
     private Memory<byte> _receiveInto;
     private ReadOnlyMemory<byte> _unsent;
+    private int _sendFlags;
 
     /// <summary>A connected socket, non-blocking already (accept4 with SOCK_NONBLOCK); disposing this closes it.</summary>
     public LoopSocket(SocketHandle handle, EventLoop loop) : this(loop) => _handle = handle;
@@ -120,8 +121,9 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
     /// <summary>True unless the last read found the socket empty and no edge came since.</summary>
     public bool MayBeReadable => ReadReady.MayBeReady;
 
-    public ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
+    public ValueTask SendAsync(ReadOnlyMemory<byte> bytes, bool moreFollows = false)
     {
+        _sendFlags = moreFollows ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL;
         int sent = TrySend(bytes.Span);
         if (sent == bytes.Length) return default;
         _unsent = bytes[sent..];
@@ -233,7 +235,7 @@ public sealed partial class LoopSocket : IValueTaskSource<int>, IValueTaskSource
             int done = 0;
             while (done < bytes.Length)
             {
-                nint n = Send(Fd, p + done, (nuint)(bytes.Length - done), MSG_NOSIGNAL);
+                nint n = Send(Fd, p + done, (nuint)(bytes.Length - done), _sendFlags);
                 if (n >= 0)
                 {
                     done += (int)n;

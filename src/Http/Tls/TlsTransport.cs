@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
+using Microsoft.Win32.SafeHandles;
 using Prefork.Http.Loop;
 
 namespace Prefork.Http.Tls;
@@ -28,17 +29,17 @@ internal sealed class TlsTransport : IConnectionTransport, IDisposable
 
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer) => _ssl.ReadAsync(buffer);
 
-    public ValueTask SendAsync(ReadOnlyMemory<byte> bytes) => _ssl.WriteAsync(bytes);
+    public ValueTask SendAsync(ReadOnlyMemory<byte> bytes, bool moreFollows = false) => _ssl.WriteAsync(bytes);
 
-    public async ValueTask SendFileAsync(FileStream file, long offset, int count)
+    public async ValueTask SendFileAsync(SafeFileHandle file, long offset, int count)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(count, FileChunk));
         try
         {
             for (int sent = 0; sent < count;)
             {
-                int read = RandomAccess.Read(file.SafeFileHandle, buffer.AsSpan(0, Math.Min(buffer.Length, count - sent)), offset + sent);
-                if (read == 0) throw new EndOfStreamException($"{file.Name} ended before its stated length");
+                int read = RandomAccess.Read(file, buffer.AsSpan(0, Math.Min(buffer.Length, count - sent)), offset + sent);
+                if (read == 0) throw new EndOfStreamException("the file ended before its stated length");
                 await _ssl.WriteAsync(buffer.AsMemory(0, read));
                 sent += read;
             }

@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Prefork.App;
 
 namespace Prefork.Worker.Static;
@@ -72,28 +73,26 @@ public sealed class StaticFiles(string directory, string prefix = "/", SmallFile
 
     private static async ValueTask<bool> SendFileAsync(HttpRequest request, HttpResponse response, string path)
     {
-        FileStream stream;
+        SafeFileHandle? file;
         try
         {
-            // No buffer: the bytes go from the page cache to the socket with sendfile, never through this process.
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return false;
+            file = Native.OpenRead(path);
         }
         catch (UnauthorizedAccessException)
         {
             response.Send(403, "text/plain", "403 Forbidden\n");
             return true;
         }
+        if (file == null) return false;
 
-        await using (stream)
+        using (file)
         {
-            long size = stream.Length;
-            var validators = new Validators(size, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
-            if (Respond(request, response, validators, MimeTypes.For(path), size) is { } range)
-                await response.SendFileAsync(stream, range.Start, range.Length);
+            // The validators of the bytes this descriptor reads, even if the path was replaced since the lookup.
+            if (Native.Stat(file) is not { Kind: FileKind.Regular } version) return false;
+            var validators = new Validators(version.Size, version.Modified);
+            // No buffer: the bytes go from the page cache to the socket with sendfile, never through this process.
+            if (Respond(request, response, validators, MimeTypes.For(path), version.Size) is { } range)
+                await response.SendFileAsync(file, range.Start, range.Length);
             return true;
         }
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Prefork.App;
 using Prefork.Http;
 
@@ -40,10 +41,10 @@ public static class DirectCall
             return default;
         }
 
-        public ValueTask SendFileAsync(FileStream file, long offset, long count)
+        public ValueTask SendFileAsync(SafeFileHandle file, long offset, long count)
         {
             var part = new byte[count];
-            int read = RandomAccess.Read(file.SafeFileHandle, part, offset);
+            int read = RandomAccess.Read(file, part, offset);
             Body.Write(part, 0, read);
             return default;
         }
