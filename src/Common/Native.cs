@@ -96,44 +96,6 @@ public static partial class Native
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Chown(string path, int uid, int gid);
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags, int mode);
-
-    private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
-
-    /// <summary>
-    /// Opens a file for appending with O_APPEND, so that every write(2) lands at the end even when other
-    /// processes write to the same file. (.NET's FileMode.Append only seeks to the end once; its writes then
-    /// go to its own offset and overwrite what other processes appended meanwhile.)
-    /// </summary>
-    public static SafeFileHandle OpenAppend(string path)
-    {
-        int fd = Open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0b110_100_100);
-        if (fd < 0) throw OpenFailure(path, Marshal.GetLastPInvokeError());
-        return new SafeFileHandle(fd, ownsHandle: true);
-    }
-
-    /// <summary>
-    /// Opens a file to read, or null when the path names nothing. One open(2): .NET's own open adds an fstat, and a
-    /// flock(2) to lock it and another to unlock it, which a file only read through sendfile has no use for.
-    /// </summary>
-    public static SafeFileHandle? OpenRead(string path)
-    {
-        const int O_RDONLY = 0, ENOENT = 2, ENOTDIR = 20;
-        int fd = Open(path, O_RDONLY | O_CLOEXEC, 0);
-        if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno is ENOENT or ENOTDIR) return null;
-        throw OpenFailure(path, errno);
-    }
-
-    private static Exception OpenFailure(string path, int errno)
-    {
-        const int EPERM = 1, EACCES = 13;
-        var message = $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
-        return errno is EPERM or EACCES ? new UnauthorizedAccessException(message) : new IOException(message);
-    }
-
     /// <summary>Hands a file the master created to the user the workers will run as.</summary>
     public static void ChangeOwner(string path, int uid, int gid)
     {
@@ -164,70 +126,6 @@ public static partial class Native
         nint address = Mmap(0, (nuint)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (address == -1) throw new IOException($"mmap failed: errno {Marshal.GetLastPInvokeError()}");
         return (byte*)address;
-    }
-
-    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint RealPath(string path, nint resolved);
-
-    [LibraryImport("libc", EntryPoint = "free")]
-    private static partial void Free(nint pointer);
-
-    /// <summary>
-    /// The path with every symlink, "." and ".." resolved by the kernel's own rules (realpath(3)), or null
-    /// when it does not exist: the one answer to "where does this path really lead".
-    /// </summary>
-    public static string? ResolvePath(string path)
-    {
-        nint resolved = RealPath(path, 0);
-        if (resolved == 0) return null;
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved);
-        }
-        finally
-        {
-            Free(resolved);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int StatX(int dirFd, string path, int flags, uint mask, byte* buffer);
-
-    /// <summary>
-    /// What the kernel knows of the file at a path, in one statx(2) (its layout is the same on every architecture,
-    /// unlike stat's), or null when the path names nothing.
-    /// </summary>
-    public static FileVersion? Stat(string path) => StatAt(AT_FDCWD, path, 0);
-
-    /// <summary>What the kernel knows of an open file: the version of it this descriptor reads, whatever its path now names.</summary>
-    public static FileVersion? Stat(SafeFileHandle file)
-    {
-        const int AT_EMPTY_PATH = 0x1000;
-        bool added = false;
-        file.DangerousAddRef(ref added);
-        try
-        {
-            return StatAt((int)file.DangerousGetHandle(), "", AT_EMPTY_PATH);
-        }
-        finally
-        {
-            if (added) file.DangerousRelease();
-        }
-    }
-
-    private const int AT_FDCWD = -100;
-
-    private static unsafe FileVersion? StatAt(int dirFd, string path, int flags)
-    {
-        const uint STATX_BASIC_STATS = 0x7ff;
-        byte* b = stackalloc byte[256];
-        if (StatX(dirFd, path, flags, STATX_BASIC_STATS, b) != 0) return null;
-        static long Nanoseconds(byte* t) => *(long*)t * 1_000_000_000 + *(uint*)(t + 8);
-        ushort mode = *(ushort*)(b + 28);
-        var kind = (mode & 0xF000) switch { 0x8000 => FileKind.Regular, 0x4000 => FileKind.Directory, _ => FileKind.Other };
-        // stx_dev_major and stx_dev_minor at 136 and 140; stx_ino 32, stx_size 40, stx_ctime 96, stx_mtime 112.
-        ulong device = (ulong)*(uint*)(b + 136) << 32 | *(uint*)(b + 140);
-        return new FileVersion(kind, device, *(ulong*)(b + 32), *(long*)(b + 40), Nanoseconds(b + 112), Nanoseconds(b + 96));
     }
 
     [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]

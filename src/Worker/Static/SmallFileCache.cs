@@ -1,12 +1,14 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Prefork.Worker.Static;
 
 /// <summary>A small file held in memory: the bytes of one version of it, and what its responses say about them.</summary>
 public sealed record CachedFile(FileVersion Version, byte[] Bytes, Validators Validators, string ContentType);
 
 /// <summary>
-/// The bytes of a worker's small files, so that a hit answers from memory with no open, fstat, sendfile and close.
-/// An entry is used only while the file's version (inode, size, mtime, ctime: one statx, which the lookup
-/// makes anyway) is the one read, so a file rewritten, replaced or touched is read again. Bounded: files over
+/// The bytes of a worker's small files, so that a hit answers in the response's own send, with no sendfile after it.
+/// An entry is used only while the file's version (inode, size, mtime, ctime: the statx the lookup makes of the
+/// descriptor it opened) is the one read, so a file rewritten, replaced or touched is read again. Bounded: files over
 /// <paramref name="maxFileSize"/> stay on sendfile, and once <paramref name="capacity"/> bytes are held no more are added.
 /// </summary>
 /// <param name="settle">
@@ -27,45 +29,46 @@ public sealed class SmallFileCache(int maxFileSize = 32 * 1024, long capacity = 
         get { lock (_lock) return _held; }
     }
 
-    /// <summary>The file at <paramref name="path"/> in this version: from memory, read now, or null to send it from disk.</summary>
-    public CachedFile? Get(string path, FileVersion version)
+    /// <summary>
+    /// The file <paramref name="name"/> in this version: from memory, read now from <paramref name="file"/>, or null to
+    /// send it from disk.
+    /// </summary>
+    public CachedFile? Get(string name, FileVersion version, SafeFileHandle file)
     {
         lock (_lock)
         {
-            if (_files.TryGetValue(path, out var held))
+            if (_files.TryGetValue(name, out var held))
             {
                 if (held.Version == version) return held;
-                _files.Remove(path);
+                _files.Remove(name);
                 _held -= held.Bytes.Length;
             }
         }
         if (version.Size > maxFileSize) return null;
-        var read = Read(path, version);
+        var read = Read(name, version, file);
         if (read == null) return null;
         long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         if (now - Math.Max(version.ModifiedNs, version.ChangedNs) < _settleNs) return read;
         lock (_lock)
         {
-            if (_held + read.Bytes.Length <= capacity && _files.TryAdd(path, read)) _held += read.Bytes.Length;
+            if (_held + read.Bytes.Length <= capacity && _files.TryAdd(name, read)) _held += read.Bytes.Length;
         }
         return read;
     }
 
     /// <summary>The file's bytes if they are still the version looked up (the same size, and statx agrees afterwards).</summary>
-    private static CachedFile? Read(string path, FileVersion version)
+    private static CachedFile? Read(string name, FileVersion version, SafeFileHandle file)
     {
-        byte[] bytes;
+        var bytes = new byte[version.Size];
         try
         {
-            using var handle = File.OpenHandle(path);
-            bytes = new byte[version.Size];
-            if (RandomAccess.Read(handle, bytes, 0) != bytes.Length || RandomAccess.GetLength(handle) != bytes.Length) return null;
+            if (RandomAccess.Read(file, bytes, 0) != bytes.Length) return null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException)
         {
             return null;
         }
-        if (Native.Stat(path) != version) return null;
-        return new CachedFile(version, bytes, new Validators(version.Size, version.Modified), MimeTypes.For(path));
+        if (Native.Stat(file) != version) return null;
+        return new CachedFile(version, bytes, new Validators(version.Size, version.Modified), MimeTypes.For(name));
     }
 }

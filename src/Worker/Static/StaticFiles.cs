@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 using Prefork.App;
 
 namespace Prefork.Worker.Static;
@@ -30,7 +29,7 @@ public sealed class StaticFiles(string directory, string prefix = "/", SmallFile
         // "/static" matches "/static" and "/static/...", never "/statics".
         if (!path.StartsWith(_prefix) || (path.Length > _prefix.Length && path[_prefix.Length] != '/')) return false;
 
-        var found = _root.Find(path[_prefix.Length..]);
+        using var found = _root.Find(path[_prefix.Length..]);
         switch (found.Status)
         {
             case LookupStatus.NotFound:
@@ -47,54 +46,32 @@ public sealed class StaticFiles(string directory, string prefix = "/", SmallFile
             response.SendMethodNotAllowed("GET, HEAD");
             return true;
         }
+        if (found.Status == LookupStatus.File) return await ServeAsync(request, response, found);
 
-        var file = found.RealPath!;
-        var version = found.Version;
-        if (found.Status == LookupStatus.Directory)
+        // As nginx: a directory is addressed with its slash, so relative links in its index.html resolve.
+        if (!path.EndsWith("/"u8))
         {
-            // As nginx: a directory is addressed with its slash, so relative links in its index.html resolve.
-            if (!path.EndsWith("/"u8))
-            {
-                response.Send(301, "text/plain", "301 Moved Permanently\n");
-                response.AddHeader("Location", request.Path + "/" + (request.Query.Length > 0 ? "?" + request.Query : ""));
-                return true;
-            }
-            if (_root.FindIndex(file) is not { Status: LookupStatus.File } index) return false;
-            (file, version) = (index.RealPath!, index.Version);
-        }
-        if (_cache.Get(file, version) is { } cached)
-        {
-            if (Respond(request, response, cached.Validators, cached.ContentType, cached.Bytes.Length) is { } range)
-                response.Write(cached.Bytes.AsSpan((int)range.Start, (int)range.Length));
+            response.Send(301, "text/plain", "301 Moved Permanently\n");
+            response.AddHeader("Location", request.Path + "/" + (request.Query.Length > 0 ? "?" + request.Query : ""));
             return true;
         }
-        return await SendFileAsync(request, response, file);
+        using var index = _root.FindIndex(found.Name);
+        return index.Status == LookupStatus.File && await ServeAsync(request, response, index);
     }
 
-    private static async ValueTask<bool> SendFileAsync(HttpRequest request, HttpResponse response, string path)
+    /// <summary>A small file from memory, any other straight from the page cache to the socket with sendfile.</summary>
+    private async ValueTask<bool> ServeAsync(HttpRequest request, HttpResponse response, Lookup file)
     {
-        SafeFileHandle? file;
-        try
+        if (_cache.Get(file.Name, file.Version, file.Handle!) is { } cached)
         {
-            file = Native.OpenRead(path);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            response.Send(403, "text/plain", "403 Forbidden\n");
+            if (Respond(request, response, cached.Validators, cached.ContentType, cached.Bytes.Length) is { } part)
+                response.Write(cached.Bytes.AsSpan((int)part.Start, (int)part.Length));
             return true;
         }
-        if (file == null) return false;
-
-        using (file)
-        {
-            // The validators of the bytes this descriptor reads, even if the path was replaced since the lookup.
-            if (Native.Stat(file) is not { Kind: FileKind.Regular } version) return false;
-            var validators = new Validators(version.Size, version.Modified);
-            // No buffer: the bytes go from the page cache to the socket with sendfile, never through this process.
-            if (Respond(request, response, validators, MimeTypes.For(path), version.Size) is { } range)
-                await response.SendFileAsync(file, range.Start, range.Length);
-            return true;
-        }
+        var validators = new Validators(file.Version.Size, file.Version.Modified);
+        if (Respond(request, response, validators, MimeTypes.For(file.Name), file.Version.Size) is { } range)
+            await response.SendFileAsync(file.Handle!, range.Start, range.Length);
+        return true;
     }
 
     /// <summary>

@@ -1,28 +1,39 @@
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Prefork.Worker.Static;
 
 public enum LookupStatus { File, Directory, NotFound, Forbidden, BadRequest }
 
-/// <summary>Where a URL path leads in the root: a file or directory (with its real path and version), or why not.</summary>
-public readonly record struct Lookup(LookupStatus Status, string? RealPath = null, FileVersion Version = default);
+/// <summary>
+/// Where a URL path leads in the root: a file or directory, opened (the caller disposes it), with its path below the
+/// root as the URL names it and the version the descriptor reads; or why not.
+/// </summary>
+public readonly record struct Lookup(LookupStatus Status, SafeFileHandle? Handle = null, string Name = "", FileVersion Version = default) : IDisposable
+{
+    public void Dispose() => Handle?.Dispose();
+}
 
 /// <summary>
 /// Maps URL paths to files under one directory and guarantees nothing outside it is reached: the path is
 /// percent-decoded once, anything that could climb out or be read two ways ("..", encoded slashes,
-/// backslashes, NUL) is refused, and the kernel's own resolution of the result (realpath) must still lie
-/// inside the root's, so a symlink may point anywhere within the root but never out of it.
+/// backslashes, NUL) is refused, and the kernel resolves the rest below the root's descriptor (openat2 with
+/// RESOLVE_BENEATH), checking and opening in one call. A symlink may point anywhere within the root but never out
+/// of it: one the kernel's rule refuses (an absolute target) is resolved with realpath and must lie inside the root's.
 /// </summary>
 public sealed class StaticRoot
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private readonly string _root;
+    // Held for the worker's life: every lookup is resolved below it.
+    private readonly SafeFileHandle _directory;
 
     public StaticRoot(string directory)
     {
         _root = Native.ResolvePath(directory) is { } real && Directory.Exists(real)
             ? real
             : throw new DirectoryNotFoundException($"--root: no such directory '{directory}'");
+        _directory = Native.OpenDirectory(_root);
     }
 
     /// <param name="rawPath">The URL path below the prefix, still percent-encoded: "/css/site.css", "/" or empty.</param>
@@ -36,25 +47,50 @@ public sealed class StaticRoot
             if (part == "..") return new(LookupStatus.Forbidden);
             if (part != ".") parts.Add(part);
         }
-        return Resolve(Path.Join(_root, string.Join('/', parts)));
+        return Open(string.Join('/', parts));
     }
 
-    /// <summary>A directory's index.html, resolved and checked like any other path.</summary>
-    public Lookup FindIndex(string directory) => Resolve(Path.Join(directory, "index.html")) is { Status: LookupStatus.File } index
-        ? index
-        : new(LookupStatus.NotFound);
-
-    private Lookup Resolve(string candidate)
+    /// <summary>A directory's index.html, opened and checked like any other path.</summary>
+    public Lookup FindIndex(string directory)
     {
-        if (Native.ResolvePath(candidate) is not { } real) return new(LookupStatus.NotFound);
-        if (real != _root && !real.StartsWith(_root + "/", StringComparison.Ordinal)) return new(LookupStatus.Forbidden);
+        var index = Open(directory.Length == 0 ? "index.html" : directory + "/index.html");
+        if (index.Status == LookupStatus.File) return index;
+        index.Dispose();
+        return new(LookupStatus.NotFound);
+    }
+
+    private Lookup Open(string name)
+    {
+        var outcome = Native.OpenBeneath(_directory, name.Length == 0 ? "." : name, out var handle);
+        if (outcome == Native.Beneath.Undecided) outcome = OpenResolved(name, out handle);
+        if (outcome == Native.Beneath.Denied) return new(LookupStatus.Forbidden);
+        if (handle == null) return new(LookupStatus.NotFound);
         // Devices, sockets and pipes are not content.
-        return Native.Stat(real) switch
+        var found = Native.Stat(handle) switch
         {
-            { Kind: FileKind.Directory } version => new(LookupStatus.Directory, real, version),
-            { Kind: FileKind.Regular } version => new(LookupStatus.File, real, version),
-            _ => new(LookupStatus.NotFound),
+            { Kind: FileKind.Directory } version => new Lookup(LookupStatus.Directory, handle, name, version),
+            { Kind: FileKind.Regular } version => new Lookup(LookupStatus.File, handle, name, version),
+            _ => new Lookup(LookupStatus.NotFound),
         };
+        if (found.Handle == null) handle.Dispose();
+        return found;
+    }
+
+    /// <summary>The slow way, for what openat2 left undecided: realpath, a check that the result is inside, an open.</summary>
+    private Native.Beneath OpenResolved(string name, out SafeFileHandle? handle)
+    {
+        handle = null;
+        if (Native.ResolvePath(Path.Join(_root, name)) is not { } real) return Native.Beneath.NotFound;
+        if (real != _root && !real.StartsWith(_root + "/", StringComparison.Ordinal)) return Native.Beneath.Denied;
+        try
+        {
+            handle = Native.OpenRead(real);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return Native.Beneath.Denied;
+        }
+        return handle == null ? Native.Beneath.NotFound : Native.Beneath.Opened;
     }
 
     /// <summary>Percent-decodes once (RFC 3986 §2.1); null when the path decoded cleanly, else why it is refused.</summary>
