@@ -318,10 +318,12 @@ wrk_scenario() {
 
 # measure SCENARIO LABEL ROUND: the measured run; appends one line to $RESULTS.
 measure() {
-    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 reqs user sys secs
+    local scenario="$1" label="$2" round="$3" out rps p50 p99 sock non2xx errors rss total kids ksum cpu0 cpu1 mcpu0 mcpu1 reqs user sys secs
     out="$WORK/wrk-$scenario-${label// /_}-$round.txt"
     cpu0="$("${TOOLS[@]}" cpu "$SRV_PID")"
+    mcpu0="$("${TOOLS[@]}" machinecpu)"
     wrk_scenario "$out" "$DURATION" "$scenario"
+    mcpu1="$("${TOOLS[@]}" machinecpu)"
     cpu1="$("${TOOLS[@]}" cpu "$SRV_PID")"
     rss="$("${TOOLS[@]}" rss "$SRV_PID")"
     read -r total _ kids ksum _ <<<"$rss"
@@ -338,16 +340,17 @@ measure() {
     errors=$(( ${sock:-0} + ${non2xx:-0} ))
     # CPU per request: the server's whole process tree, user + system, over the run.
     reqs="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")"
-    local cpu_req=-
-    [[ "${reqs:-0}" -gt 0 ]] && cpu_req="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')"
+    local cpu_req=- machine_req=-
+    [[ "${reqs:-0}" -gt 0 ]] && cpu_req="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')" &&
+        machine_req="$(awk -v a="$mcpu0" -v b="$mcpu1" -v n="$reqs" 'BEGIN { printf "%.1f", (b - a) / n }')"
     local client=-
     { read -r user sys && read -r secs; } <"$out.cpu" 2>/dev/null &&
         client="$(awk -v u="$user" -v s="$sys" -v d="$secs" 'BEGIN { printf "%.0f", (u + s) * 100 / d }')"
     local per=$total
     [[ "$kids" -gt 0 ]] && per=$((ksum / kids))
     echo "scenario=$scenario server=${label// /_} round=$round rps=${rps:-0} p50=$p50 p99=$p99 errors=$errors" \
-        "rss_total=$total rss_worker=$per procs=$((kids + 1)) cpu_us=$cpu_req client_cpu=$client" >>"$RESULTS"
-    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, CPU $cpu_req µs/req, wrk CPU $client%, RSS total $((total / 1024)) MB"
+        "rss_total=$total rss_worker=$per procs=$((kids + 1)) cpu_us=$cpu_req machine_us=$machine_req client_cpu=$client" >>"$RESULTS"
+    log "  $scenario: ${rps:-?} req/s, p50 $p50 ms, p99 $p99 ms, errors $errors, CPU $cpu_req µs/req (machine $machine_req), wrk CPU $client%, RSS total $((total / 1024)) MB"
 }
 
 # ---------------------------------------------------------------------------------------------------------
