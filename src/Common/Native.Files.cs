@@ -11,7 +11,7 @@ public static partial class Native
     // A file to serve is opened as nginx opens it: O_NONBLOCK, so that a FIFO in the tree opens at once (to be
     // refused once stated) rather than waiting for a writer, and O_NOCTTY, so that a terminal never becomes ours.
     private const int ServeFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20;
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20, ENOSYS = 38;
     private const int AT_EMPTY_PATH = 0x1000;
     private const uint STATX_BASIC_STATS = 0x7ff;
 
@@ -54,6 +54,9 @@ public static partial class Native
     private const int OpenAt2Call = 437; // the same number on every architecture
     private const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_BENEATH = 0x08;
 
+    // Set once the kernel said it has no openat2 (before 5.6, e.g. RHEL 8's 4.18): no lookup asks again.
+    private static bool _noOpenAt2;
+
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int OpenAt2(nint call, int dirFd, string path, ulong* how, nuint size);
 
@@ -70,6 +73,7 @@ public static partial class Native
     public static unsafe Beneath OpenBeneath(SafeFileHandle directory, string relative, out SafeFileHandle? file)
     {
         file = null;
+        if (_noOpenAt2) return Beneath.Undecided;
         ulong* how = stackalloc ulong[3] { (ulong)ServeFlags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
         bool added = false;
         directory.DangerousAddRef(ref added);
@@ -86,7 +90,9 @@ public static partial class Native
         {
             if (added) directory.DangerousRelease();
         }
-        return Marshal.GetLastPInvokeError() switch
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == ENOSYS) _noOpenAt2 = true;
+        return errno switch
         {
             ENOENT or ENOTDIR => Beneath.NotFound,
             EACCES => Beneath.Denied,
