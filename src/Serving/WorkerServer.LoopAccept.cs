@@ -10,7 +10,7 @@ namespace Prefork.Serving;
 /// it, so a worker woken for a connection takes it: one that left it queued might leave it to nobody until the next
 /// client comes. So the accept that fills a worker stops its watching (unless no sibling has room: then it makes room
 /// when woken), rather than a wake-up it would decline. A worker that accepted goes to the back of the kernel's order
-/// (<see cref="EventLoop.WatchLast"/>), or, when it holds clearly more connections than a sibling
+/// (<see cref="EventLoop.WatchLast"/>, at most every <see cref="MoveBackEvery"/>), or, when it holds clearly more connections than a sibling
 /// (<see cref="Overloaded"/>), out of it until that sibling has caught up (<see cref="BalancePause"/> at most).
 /// </summary>
 public sealed partial class WorkerServer
@@ -23,6 +23,12 @@ public sealed partial class WorkerServer
     // machine. Short, since a connection that comes while the only other watching worker is held up by app code
     // waits for the pause to end.
     private static readonly long BalancePause = Stopwatch.Frequency / 100;
+    // How often a worker that keeps accepting goes to the back of the kernel's order: on a quiet server every accept
+    // (turns for the idle workers); under a stream of connections the workers that wait are the ones whose turn has
+    // ended, and the kernel's choice among them spreads the load, so the two epoll_ctl calls the move costs are paid
+    // once a millisecond rather than per connection.
+    private static readonly long MoveBackEvery = Stopwatch.Frequency / 1000;
+    private long _movedBackAt;
     // Full with none idle, and not watching until a connection closes or goes idle; read off the loop too.
     private volatile bool _waitingForRoom;
     // Not watching until the next tick (accept or epoll_ctl failed).
@@ -70,9 +76,10 @@ public sealed partial class WorkerServer
             _pausedUntil = Stopwatch.GetTimestamp() + BalancePause;
             EventLoop.Shared.AfterNextTurn(WatchOnceBalanced);
         }
-        else if (!EventLoop.Shared.WatchLast(listenFd))
+        else if (Stopwatch.GetTimestamp() is var now && now - _movedBackAt >= MoveBackEvery)
         {
-            _acceptFailed = true;
+            _movedBackAt = now;
+            if (!EventLoop.Shared.WatchLast(listenFd)) _acceptFailed = true;
         }
     }
 
