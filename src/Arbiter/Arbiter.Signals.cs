@@ -98,7 +98,7 @@ public sealed partial class Arbiter
 
     private void HandleTtin()
     {
-        _target = Math.Min(Scoreboard.MaxSlots, _target + 1);
+        _target = Math.Min(Scoreboard.MaxWorkers, _target + 1);
         Log.Info($"Handling signal: SIGTTIN, workers: {_target}");
     }
 

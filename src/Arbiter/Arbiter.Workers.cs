@@ -39,6 +39,8 @@ public sealed partial class Arbiter
     private void ReapWorker(IWorkerChild child, int exitCode)
     {
         if (!_workers.Remove(child, out var worker)) return;
+        _listeners.Board?.Clear(worker.ScoreboardSlot);
+        PublishSlotsInUse();
         _retired = _retired.With(worker.Number, worker.Last, _stopping ? null : RestartCauseOf(worker));
         var how = exitCode > 128 ? $"was killed by signal {exitCode - 128}" : $"exited with code {exitCode}";
         if (_stopping || worker.Stopping)
@@ -130,7 +132,12 @@ public sealed partial class Arbiter
     private bool Spawn()
     {
         int number = Enumerable.Range(1, _target).First(n => Active.All(w => w.Number != n));
-        var settings = _config.WorkerTemplate with { ListenFds = _listeners.Fds.ToArray(), TlsListenFds = _listeners.TlsFds.ToArray(), Number = number };
+        // Beyond Scoreboard.Slots live processes (draining generations piled up by a storm of reloads), slots are shared.
+        int slot = Enumerable.Range(0, Scoreboard.Slots).FirstOrDefault(s => _workers.Values.All(w => w.ScoreboardSlot != s), number - 1);
+        var settings = _config.WorkerTemplate with
+        {
+            ListenFds = _listeners.Fds.ToArray(), TlsListenFds = _listeners.TlsFds.ToArray(), Number = number, ScoreboardSlot = slot,
+        };
         IWorkerChild child;
         try
         {
@@ -142,12 +149,15 @@ public sealed partial class Arbiter
             Stop(ControlChannel.BootErrorExitCode);
             return false;
         }
-        var worker = _workers[child] = new WorkerProcess(child, number, _generation, _clock());
+        var worker = _workers[child] = new WorkerProcess(child, number, slot, _generation, _clock());
+        PublishSlotsInUse();
         Log.Info($"Booting worker {number} with pid {child.Pid}");
         // A replacement booted during the shutdown delay tells the balancer the same as its siblings.
         if (_lameDuckUntil != 0) worker.Send(ControlChannel.Unready);
         return true;
     }
+
+    private void PublishSlotsInUse() => _listeners.Board?.SlotsInUse = _workers.Count == 0 ? 0 : _workers.Values.Max(w => w.ScoreboardSlot) + 1;
 
     private void Stop(int exitCode)
     {

@@ -32,7 +32,7 @@ public sealed record MasterConfig(
     /// <summary>Checks every flag; returns the first problem as one line, or the config.</summary>
     public static (MasterConfig? Config, string? Error) From(Options o)
     {
-        if (o.Workers is { } w && (w < 1 || w > Scoreboard.MaxSlots)) return Fail($"--workers must be from 1 to {Scoreboard.MaxSlots} (got {w})");
+        if (o.Workers is { } w && (w < 1 || w > Scoreboard.MaxWorkers)) return Fail($"--workers must be from 1 to {Scoreboard.MaxWorkers} (got {w})");
         if (!Enum.TryParse<WorkerClass>(o.WorkerClass, ignoreCase: true, out var workerClass) || int.TryParse(o.WorkerClass, out _))
             return Fail($"--worker-class must be async or sync (got '{o.WorkerClass}')");
         if (o.WorkerConnections < 1) return Fail($"--worker-connections must be at least 1 (got {o.WorkerConnections})");

@@ -6,11 +6,13 @@ namespace Prefork.Master;
 /// One row of the Arbiter's worker table: the child it started, and what the worker last said. Only the
 /// Arbiter's loop reads or writes it; the metrics see it through the <see cref="MetricsView"/> it publishes.
 /// </summary>
-public sealed class WorkerProcess(IWorkerChild child, int number, int generation, long now)
+public sealed class WorkerProcess(IWorkerChild child, int number, int scoreboardSlot, int generation, long now)
 {
     public IWorkerChild Child { get; } = child;
     public int Pid => Child.Pid;
     public int Number { get; } = number;
+    /// <summary>Its own for life, unlike its number, which its replacement takes while it may still be serving.</summary>
+    public int ScoreboardSlot { get; } = scoreboardSlot;
     /// <summary>Bumped by each reload (SIGHUP); workers of an older generation are stopped once the new one is ready.</summary>
     public int Generation { get; } = generation;
     public long Started { get; } = now;

@@ -42,6 +42,8 @@ public sealed record WorkerSettings
     public string[] ListenUrls { get; init; } = [];
     /// <summary>The shared <see cref="Scoreboard"/>'s descriptor, inherited like the sockets.</summary>
     public int ScoreboardFd { get; init; } = -1;
+    /// <summary>This process's own slot in the scoreboard, which no other live worker has (the master hands them out).</summary>
+    public int ScoreboardSlot { get; init; }
     /// <summary>The worker's slot, 1..N, stable across replacements so logs read like a table.</summary>
     public required int Number { get; init; }
     public required WorkerClass Class { get; init; }

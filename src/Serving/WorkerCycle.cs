@@ -38,7 +38,7 @@ public sealed class WorkerCycle
         _tls = tls;
         Settings = settings;
         _accessLog = accessLog;
-        _metrics = new WorkerMetrics(settings.Number);
+        _metrics = new WorkerMetrics(settings.Number, () => _server?.OpenConnections ?? 0);
         _channel = new MasterChannel(OnCommand, reportFd);
         // TERM and QUIT from anyone mean a graceful stop, taken by the loop when it next turns, like a command. INT is
         // ignored: Ctrl-C reaches the whole process group, and the master turns it into an orderly stop of every worker.

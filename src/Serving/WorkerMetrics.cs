@@ -24,31 +24,28 @@ public sealed class WorkerMetrics : IDisposable
     private readonly long[] _requests = new long[WorkerCounters.Methods.Length * StatusCount];
     private readonly long[] _buckets = new long[WorkerCounters.DurationBounds.Length + 1];
     private readonly long[] _clientErrors = new long[WorkerCounters.ClientErrorKinds.Length];
-    private long _durationMicroseconds, _bytesIn, _bytesOut, _accepted, _open;
+    private long _durationMicroseconds, _bytesIn, _bytesOut, _accepted;
+    // The server's own count, which decides when it is full: the metrics read it rather than keep a second one.
+    private readonly Func<long> _openConnections;
 
     private readonly Meter _meter;
     private readonly Histogram<double> _duration;
 
-    public WorkerMetrics(int workerNumber = 0)
+    public WorkerMetrics(int workerNumber, Func<long> openConnections)
     {
+        _openConnections = openConnections;
         _meter = new Meter(MeterName);
         var worker = new KeyValuePair<string, object?>("worker", workerNumber);
         _meter.CreateObservableCounter("prefork.requests", ObserveRequests, "{request}", "Requests served, by method and status class");
         _duration = _meter.CreateHistogram<double>("prefork.request.duration", "s", "Time from a parsed request head to its queued response");
         _meter.CreateObservableCounter("prefork.request.bytes", () => Interlocked.Read(ref _bytesIn), "By", "Request bytes received (head and body)");
         _meter.CreateObservableCounter("prefork.response.bytes", () => Interlocked.Read(ref _bytesOut), "By", "Response body bytes sent");
-        _meter.CreateObservableUpDownCounter("prefork.connections.open", () => new Measurement<long>(Interlocked.Read(ref _open), worker), "{connection}", "Open connections");
+        _meter.CreateObservableUpDownCounter("prefork.connections.open", () => new Measurement<long>(_openConnections(), worker), "{connection}", "Open connections");
         _meter.CreateObservableCounter("prefork.client.errors", ObserveClientErrors, "{connection}", "Connections the client ended badly: reset, broken pipe, timeout, other, failed TLS handshake, refused PROXY header");
         _meter.CreateObservableCounter("prefork.connections.accepted", () => new Measurement<long>(Interlocked.Read(ref _accepted), worker), "{connection}", "Connections accepted");
     }
 
-    public void ConnectionOpened()
-    {
-        Interlocked.Increment(ref _accepted);
-        Interlocked.Increment(ref _open);
-    }
-
-    public void ConnectionClosed() => Interlocked.Decrement(ref _open);
+    public void ConnectionOpened() => Interlocked.Increment(ref _accepted);
 
     public void ClientFailed(ClientError kind) => Interlocked.Increment(ref _clientErrors[(int)kind]);
 
@@ -74,7 +71,7 @@ public sealed class WorkerMetrics : IDisposable
         var c = new WorkerCounters
         {
             Accepted = Interlocked.Read(ref _accepted),
-            OpenConnections = Interlocked.Read(ref _open),
+            OpenConnections = _openConnections(),
             BytesIn = Interlocked.Read(ref _bytesIn),
             BytesOut = Interlocked.Read(ref _bytesOut),
             DurationMicroseconds = Interlocked.Read(ref _durationMicroseconds),

@@ -66,7 +66,7 @@ public sealed partial class WorkerServer
             return;
         }
         if (!AcceptOne(listenFd)) return;
-        if (OpenConnections >= Capacity && _scoreboard?.LeastLoadedSibling(_settings.Number) != null)
+        if (OpenConnections >= Capacity && _scoreboard?.LeastLoadedSibling(_settings.ScoreboardSlot) != null)
         {
             WaitForRoom();
         }

@@ -97,7 +97,7 @@ public sealed partial class WorkerServer : IConnectionHost
 
     // The slot is read without the gate: the scoreboard is a hint, refreshed at every change.
     private void PublishLoad() =>
-        _scoreboard?.Publish(_settings.Number, OpenConnections,
+        _scoreboard?.Publish(_settings.ScoreboardSlot, OpenConnections,
             accepting: !_draining && OpenConnections < Capacity && (_slot?.IsFree ?? true));
 
     /// <summary>
@@ -270,6 +270,6 @@ public sealed partial class WorkerServer : IConnectionHost
     private bool Overloaded()
     {
         int mine = OpenConnections;
-        return _scoreboard?.LeastLoadedSibling(_settings.Number) is { } least && mine > least + Math.Max(2, mine / 8);
+        return _scoreboard?.LeastLoadedSibling(_settings.ScoreboardSlot) is { } least && mine > least + Math.Max(2, mine / 8);
     }
 }

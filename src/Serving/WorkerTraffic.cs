@@ -8,8 +8,6 @@ public sealed class WorkerTraffic(WorkerMetrics metrics, AccessLog? accessLog) :
 {
     public void ConnectionOpened() => metrics.ConnectionOpened();
 
-    public void ConnectionClosed() => metrics.ConnectionClosed();
-
     public void ClientFailed(ClientError kind) => metrics.ClientFailed(kind);
 
     public void RequestCompleted(HttpConnection connection, HttpRequest request, int status, long bytesIn, long bytesOut, long started)

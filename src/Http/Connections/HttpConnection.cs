@@ -141,7 +141,6 @@ public sealed partial class HttpConnection
         // A connection handed to the app as another protocol may be in the app's hands still.
         if (!_upgraded) _exchange.Return();
         _exchange = null!;
-        _traffic?.ConnectionClosed();
         _host.Closed(this);
     }
 

@@ -9,7 +9,6 @@ namespace Prefork.Http;
 public interface ITrafficObserver
 {
     void ConnectionOpened();
-    void ConnectionClosed();
     void ClientFailed(ClientError kind);
     /// <summary>The app answered a request; <paramref name="started"/> is the <see cref="System.Diagnostics.Stopwatch"/> timestamp of its parsed head.</summary>
     void RequestCompleted(HttpConnection connection, HttpRequest request, int status, long bytesIn, long bytesOut, long started);

@@ -7,10 +7,11 @@ using Prefork.Master;
 namespace Prefork.Tests.Master;
 
 /// <summary>A worker that was never started: it records what the Arbiter tells it.</summary>
-public sealed class FakeChild(int pid, int number) : IWorkerChild
+public sealed class FakeChild(int pid, int number, int scoreboardSlot) : IWorkerChild
 {
     public int Pid => pid;
     public int Number => number;
+    public int ScoreboardSlot => scoreboardSlot;
     public List<string> Commands { get; } = new();
     public bool Killed { get; private set; }
     public bool Exited { get; set; }
@@ -35,8 +36,11 @@ public sealed class ArbiterRig : IWorkerSpawner, IDisposable
         var (config, error) = MasterConfig.From(parsed.Value);
         Assert.True(config != null, error);
         Metrics = new MasterMetrics(() => Now);
-        Arbiter = new Arbiter(config, new Listeners(), pidFile: null, spawner: this, clock: () => Now) { Metrics = Metrics };
+        Arbiter = new Arbiter(config, new Listeners { Board = Board }, pidFile: null, spawner: this, clock: () => Now) { Metrics = Metrics };
     }
+
+    /// <summary>A real scoreboard (a memfd), as the master makes for its workers.</summary>
+    public Scoreboard Board { get; } = Scoreboard.Create();
 
     public long Now { get; private set; } = 1_000_000;
     public Arbiter Arbiter { get; }
@@ -47,7 +51,7 @@ public sealed class ArbiterRig : IWorkerSpawner, IDisposable
 
     IWorkerChild IWorkerSpawner.Start(WorkerSettings settings, ChannelWriter<ArbiterEvent> events)
     {
-        var child = new FakeChild(++_nextPid, settings.Number);
+        var child = new FakeChild(++_nextPid, settings.Number, settings.ScoreboardSlot);
         Started.Add(child);
         return child;
     }

@@ -83,6 +83,35 @@ public class ArbiterTests
     }
 
     [Fact]
+    public void Every_live_worker_has_a_scoreboard_slot_of_its_own_and_a_reaped_one_stops_counting()
+    {
+        using var rig = new ArbiterRig("--workers", "2");
+        rig.Run();
+        rig.AllReady();
+        rig.Signal(PosixSignal.SIGHUP);
+        // Until the new generation is ready, the old one accepts beside it: two numbers, four processes, four slots.
+        Assert.Equal([1, 2, 1, 2], rig.Started.Select(w => w.Number));
+        Assert.Equal([0, 1, 2, 3], rig.Started.Select(w => w.ScoreboardSlot));
+        Assert.Equal(4, rig.Board.SlotsInUse);
+        var (old1, old2, new1, new2) = (rig.Started[0], rig.Started[1], rig.Started[2], rig.Started[3]);
+        rig.Board.Publish(old1.ScoreboardSlot, connections: 1, accepting: true);
+        rig.Board.Publish(new1.ScoreboardSlot, connections: 7, accepting: true);
+        Assert.Equal(1, rig.Board.LeastLoadedSibling(new2.ScoreboardSlot));
+
+        rig.AllReady();
+        rig.Exit(old1, 0);
+        Assert.Equal(7, rig.Board.LeastLoadedSibling(new2.ScoreboardSlot));
+        rig.Exit(old2, 0);
+        Assert.Equal(4, rig.Board.SlotsInUse);
+
+        // A crashed worker's replacement takes the lowest free slot, and the table shrinks to what is in use.
+        rig.Exit(new2, 137);
+        Assert.Equal(0, rig.Started[^1].ScoreboardSlot);
+        Assert.Equal(2, rig.Started[^1].Number);
+        Assert.Equal(3, rig.Board.SlotsInUse);
+    }
+
+    [Fact]
     public void Scaling_down_retires_the_oldest_worker_first()
     {
         using var rig = new ArbiterRig("--workers", "2");

@@ -23,7 +23,7 @@ public class MasterMetricsTests
     [Fact]
     public void Report_line_round_trips_and_rejects_other_layouts()
     {
-        var metrics = new WorkerMetrics();
+        var metrics = new WorkerMetrics(1, openConnections: () => 1);
         metrics.ConnectionOpened();
         metrics.RequestDone(Method.Post, 201, 100, 7, System.Diagnostics.Stopwatch.GetTimestamp());
         metrics.RequestDone(Method.Get, 404, 50, 9, 0);
@@ -79,7 +79,7 @@ public class MasterMetricsTests
         Assert.Equal(10, rig.Metrics.Snapshot().Total.TotalRequests);
         rig.Exit(w1, 1);
         rig.Say(w1, Report(getOk: 50, accepted: 50));
-        rig.Say(new FakeChild(999, 1), Report(getOk: 50, accepted: 50));
+        rig.Say(new FakeChild(999, 1, 0), Report(getOk: 50, accepted: 50));
         Assert.Equal(10, rig.Metrics.Snapshot().Total.TotalRequests);
 
         // Workers that exit because the master stops are not restarts.

@@ -26,7 +26,7 @@ public class MetersTests
         listener.SetMeasurementEventCallback<double>(Record);
         listener.Start();
 
-        using var worker = new WorkerMetrics(3);
+        using var worker = new WorkerMetrics(3, openConnections: () => 1);
         using var master = new MasterMetrics();
         worker.ConnectionOpened();
         worker.RequestDone(Method.Get, 200, 40, 13, System.Diagnostics.Stopwatch.GetTimestamp());
