@@ -17,6 +17,7 @@ public class WorkerSettingsTests
         Tls = new TlsSettings { CertFile = "/etc/prefork/fullchain.pem", KeyFile = "/etc/prefork/privkey.pem", CaCerts = "/etc/prefork/clients.pem" },
         ListenUrls = ["http://127.0.0.1:8888", "http://unix:/run/prefork.sock"],
         ScoreboardFd = 9,
+        ScoreboardSlot = 5,
         TicketKeysFd = 12,
         Number = 4,
         Class = WorkerClass.Sync,
