@@ -62,7 +62,7 @@ public partial class SessionResumptionTests(ITestOutputHelper output) : IDisposa
             Assert.True(again.Resumed, $"reconnection {i + 1} was a full handshake:\n{again.Output}");
             servedBy.Add(again.Pid);
         }
-        // Otherwise the test would prove nothing: Linux hands blocked accepts out in turn, so both workers serve.
+        // Otherwise the test would prove nothing: idle workers take turns at accepting, so both serve.
         Assert.Equal(workers.Order(), servedBy.Order());
     }
 
