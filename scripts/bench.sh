@@ -32,6 +32,7 @@ CONNS=64
 HOLD_CONNS=10000
 HOLD_WAIT=5
 HOLD_BIG=0
+HOLD_BIG_WORKERS=2
 # A client process holds at most this many connections (it needs a descriptor for each, below the hard limit).
 HOLD_PER_PROC=15000
 KILL_TRIALS=5
@@ -58,6 +59,8 @@ Options:
   --hold-wait S       seconds they stay idle before the second request (default: $HOLD_WAIT)
   --hold-big N        also hold N (e.g. 100000) on 2 workers, Prefork and nginx (default: none); each worker
                       needs a descriptor per connection: N/2 + 100 must fit the hard open-file limit
+  --hold-big-workers W  workers (Prefork and nginx) for --hold-big (default: $HOLD_BIG_WORKERS): where the hard
+                      open-file limit is below N/2, N/W + 1000 fits with more workers
   --kill-trials N     worker SIGKILLs to time (default: $KILL_TRIALS)
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
@@ -85,6 +88,7 @@ while [[ $# -gt 0 ]]; do
         --hold-conns)     need_value "$@"; HOLD_CONNS="$2"; shift 2 ;;
         --hold-wait)      need_value "$@"; HOLD_WAIT="$2"; shift 2 ;;
         --hold-big)       need_value "$@"; HOLD_BIG="$2"; shift 2 ;;
+        --hold-big-workers) need_value "$@"; HOLD_BIG_WORKERS="$2"; shift 2 ;;
         --kill-trials)    need_value "$@"; KILL_TRIALS="$2"; shift 2 ;;
         --spread-workers) need_value "$@"; SPREAD_WORKERS="$2"; shift 2 ;;
         --out)            need_value "$@"; OUT="$2"; shift 2 ;;
@@ -104,7 +108,7 @@ wants() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
 [[ "$ONLY" != *tls* || "$ONLY" == tls ]] || die "--only tls runs alone (got '$ONLY')"
 { is_count "$ROUNDS" && [[ "$ROUNDS" -ge 2 ]]; } || die "--rounds must be a whole number >= 2 (got '$ROUNDS')"
 [[ "$HOLD_BIG" =~ ^[0-9]+$ ]] || die "--hold-big must be a whole number (got '$HOLD_BIG')"
-for v in DURATION HOLD_CONNS HOLD_WAIT KILL_TRIALS SPREAD_WORKERS; do
+for v in DURATION HOLD_CONNS HOLD_WAIT HOLD_BIG_WORKERS KILL_TRIALS SPREAD_WORKERS; do
     is_count "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<<"$v") must be a whole number >= 1 (got '${!v}')"
 done
 
@@ -380,15 +384,15 @@ command -v clang >/dev/null || command -v gcc >/dev/null || apt_install clang ||
     die "a C compiler is needed to publish NativeAOT (apt-get install clang, or gcc)"
 
 # Raise the open-file limit for the held connections (inherited by every server and client started here).
-WANT_FILES=$(( HOLD_BIG / 2 + 1000 > 65536 ? HOLD_BIG / 2 + 1000 : 65536 ))
+WANT_FILES=$(( HOLD_BIG / HOLD_BIG_WORKERS + 1000 > 65536 ? HOLD_BIG / HOLD_BIG_WORKERS + 1000 : 65536 ))
 if ! ulimit -n "$WANT_FILES" 2>/dev/null; then
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     log "note: could not raise 'ulimit -n' to $WANT_FILES (hard limit $(ulimit -Hn)); using $(ulimit -n)"
 fi
 [[ "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_CONNS / 2 + 1000)) ]] ||
     log "warning: open-file limit $(ulimit -n) is low for $HOLD_CONNS connections"
-[[ "$HOLD_BIG" -eq 0 || "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_BIG / 2 + 200)) ]] ||
-    log "warning: open-file limit $(ulimit -n) cannot hold $HOLD_BIG connections on 2 workers: expect refusals"
+[[ "$HOLD_BIG" -eq 0 || "$(ulimit -n)" == unlimited || "$(ulimit -n)" -ge $((HOLD_BIG / HOLD_BIG_WORKERS + 200)) ]] ||
+    log "warning: open-file limit $(ulimit -n) cannot hold $HOLD_BIG connections on $HOLD_BIG_WORKERS workers: expect refusals"
 OPEN_FILES="$(ulimit -n)"
 [[ "$OPEN_FILES" == unlimited || $((OPEN_FILES - 500)) -ge "$HOLD_PER_PROC" ]] || HOLD_PER_PROC=$((OPEN_FILES - 500))
 
@@ -498,17 +502,17 @@ wants static && static_rounds
 wants busy && busy_rounds
 wants post && post_rounds
 
-# hold_extra KEY KIND CONNS: CONNS idle keep-alive connections on 2 workers of KIND (async or nginx), held for
+# hold_extra KEY KIND CONNS WORKERS: CONNS idle keep-alive connections on WORKERS workers of KIND (async or nginx), held for
 # --hold-wait seconds, then each asked again; one client process per HOLD_PER_PROC connections (its own
 # open-file limit, its own 127.0.0.x source address). Appends "KEY=..." to the extras.
 hold_extra() {
-    local key="$1" kind="$2" conns="$3" procs hold
+    local key="$1" kind="$2" conns="$3" workers="$4" procs hold
     procs=$(((conns + HOLD_PER_PROC - 1) / HOLD_PER_PROC))
-    log "$conns idle keep-alive connections ($kind, 2 workers, $procs client process(es))"
+    log "$conns idle keep-alive connections ($kind, $workers workers, $procs client process(es))"
     if [[ "$kind" == nginx ]]; then
-        NGINX_CONNS=$((conns + 100)) start_server nginx 2
+        NGINX_CONNS=$((conns + 100)) start_server nginx "$workers"
     else
-        start_server async 2 --keep-alive 120 --worker-connections $((conns + 100))
+        start_server async "$workers" --keep-alive 120 --worker-connections $((conns + 100))
     fi
     timeout 900 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$conns" --wait "$HOLD_WAIT" \
         --procs "$procs" >"$WORK/$key.txt" 2>&1 &
@@ -549,11 +553,11 @@ if wants core; then
     stop_server
 fi
 if wants hold; then
-    hold_extra hold async "$HOLD_CONNS"
-    hold_extra hold.nginx nginx "$HOLD_CONNS"
+    hold_extra hold async "$HOLD_CONNS" 2
+    hold_extra hold.nginx nginx "$HOLD_CONNS" 2
     if [[ "$HOLD_BIG" -gt 0 ]]; then
-        hold_extra holdbig async "$HOLD_BIG"
-        hold_extra holdbig.nginx nginx "$HOLD_BIG"
+        hold_extra holdbig async "$HOLD_BIG" "$HOLD_BIG_WORKERS"
+        hold_extra holdbig.nginx nginx "$HOLD_BIG" "$HOLD_BIG_WORKERS"
     fi
 fi
 

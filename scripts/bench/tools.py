@@ -502,7 +502,7 @@ def cmd_report(args):
                       ("holdbig.nginx", "nginx")):
         h = kv(ex.get(key, ""))
         if h:
-            out.append(f"Idle keep-alive connections ({what}, 2 workers, {h.get('procs', 1)} client process(es)): "
+            out.append(f"Idle keep-alive connections ({what}, {h.get('workers', 2)} workers, {h.get('procs', 1)} client process(es)): "
                        f"{h.get('first_ok')} of {h.get('conns')} opened and answered, after {h.get('waited_s')} s idle "
                        f"**{h.get('second_ok')} of {h.get('conns')}** answered again; total RSS while holding them "
                        f"**{mb(int(h.get('rss_total_kb', 0)))} MB** (master {mb(int(h.get('rss_master_kb', 0)))} MB), "
@@ -561,7 +561,7 @@ def cmd_report(args):
     big = kv(ex.get("holdbig", ""))
     if big:
         ok = big.get("second_ok") == big.get("conns") and big.get("first_ok") == big.get("conns")
-        out.append(f"| {big.get('conns')} idle keep-alive connections on 2 workers, all answered afterwards | "
+        out.append(f"| {big.get('conns')} idle keep-alive connections on {big.get('workers', 2)} workers, all answered afterwards | "
                    f"{big.get('first_ok')} then {big.get('second_ok')}, {mb(int(big.get('rss_total_kb', 0)))} MB | {mark(ok)} |")
     if len(spread) >= 4:
         ok = spread[3] != "inf" and float(spread[3]) <= 1.5
