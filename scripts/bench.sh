@@ -59,8 +59,8 @@ Options:
   --hold-wait S       seconds they stay idle before the second request (default: $HOLD_WAIT)
   --hold-big N        also hold N (e.g. 100000) on 2 workers, Prefork and nginx (default: none); each worker
                       needs a descriptor per connection: N/2 + 100 must fit the hard open-file limit
-  --hold-big-workers W  workers (Prefork and nginx) for --hold-big (default: $HOLD_BIG_WORKERS): where the hard
-                      open-file limit is below N/2, N/W + 1000 fits with more workers
+  --hold-big-workers W  the workers, Prefork's and nginx's, that hold the --hold-big connections (default:
+                      $HOLD_BIG_WORKERS); each needs about N/W descriptors, so more workers fit a lower hard limit
   --kill-trials N     worker SIGKILLs to time (default: $KILL_TRIALS)
   --spread-workers N  async workers in the spread-over-workers run (default: $SPREAD_WORKERS)
   --no-gunicorn       leave gunicorn out
