@@ -35,6 +35,9 @@ HOLD_BIG=0
 HOLD_BIG_WORKERS=2
 # A client process holds at most this many connections (it needs a descriptor for each, below the hard limit).
 HOLD_PER_PROC=15000
+# The idle timeout of the held connections, Prefork's and nginx's alike: opening 100,000 takes over a minute on a busy
+# machine, and nginx's default 75 s closed the first ones before their second request.
+HOLD_KEEPALIVE=120
 KILL_TRIALS=5
 SPREAD_WORKERS=4
 GUNICORN=1
@@ -126,6 +129,7 @@ ASPNET_DLL=''
 RESULTS="$WORK/results"
 FILES="$WORK/files"     # the static files scenario's root, served at /static/ by Prefork and nginx alike
 NGINX_CONNS=4096        # nginx's worker_connections (the busy scenario raises it)
+NGINX_KEEPALIVE=75      # nginx's keepalive_timeout, its default (the hold scenarios set Prefork's)
 EXTRAS="$WORK/extras"
 : >"$RESULTS"
 : >"$EXTRAS"
@@ -248,7 +252,8 @@ start_server() {
             ASPNETCORE_URLS="http://127.0.0.1:$SRV_PORT" "$KESTREL_DIR/Kestrel" >"$SRV_LOG" 2>&1 </dev/null &
             SRV_PID=$! ;;
         nginx)
-            start_nginx nginx nginx.conf.in -e "s|@WORKERS@|$workers|g" -e "s|@CONNS@|$NGINX_CONNS|g" -e "s|@FILES@|$FILES|g" ;;
+            start_nginx nginx nginx.conf.in -e "s|@WORKERS@|$workers|g" -e "s|@CONNS@|$NGINX_CONNS|g" \
+                -e "s|@KEEPALIVE@|$NGINX_KEEPALIVE|g" -e "s|@FILES@|$FILES|g" ;;
         gunicorn)
             SRV_PORT="$("${TOOLS[@]}" freeport)"
             "$GUNICORN_BIN" --workers "$workers" --worker-class sync --bind "127.0.0.1:$SRV_PORT" \
@@ -510,9 +515,9 @@ hold_extra() {
     procs=$(((conns + HOLD_PER_PROC - 1) / HOLD_PER_PROC))
     log "$conns idle keep-alive connections ($kind, $workers workers, $procs client process(es))"
     if [[ "$kind" == nginx ]]; then
-        NGINX_CONNS=$((conns + 100)) start_server nginx "$workers"
+        NGINX_CONNS=$((conns + 100)) NGINX_KEEPALIVE=$HOLD_KEEPALIVE start_server nginx "$workers"
     else
-        start_server async "$workers" --keep-alive 120 --worker-connections $((conns + 100))
+        start_server async "$workers" --keep-alive "$HOLD_KEEPALIVE" --worker-connections $((conns + 100))
     fi
     timeout 900 "${TOOLS[@]}" hold --port "$SRV_PORT" --master "$SRV_PID" --conns "$conns" --wait "$HOLD_WAIT" \
         --procs "$procs" >"$WORK/$key.txt" 2>&1 &
