@@ -15,6 +15,23 @@ public class LifecycleTests(ITestOutputHelper output)
         Assert.True(zombies.Count == 0, $"zombie children of the master: {string.Join(", ", zombies)}");
     }
 
+    /// <summary>
+    /// Each worker collects its youngest generation every 4 MiB, not every "fraction of the CPU's cache" (over 100 MB
+    /// on a large server, where every worker's RSS grew that far under load): the master gives its workers the GC
+    /// setting unless the operator gave one, which then reaches them unchanged.
+    /// </summary>
+    [Theory]
+    [InlineData(null, "400000")]
+    [InlineData("800000", "800000")]
+    public async Task Workers_get_a_small_gen0_budget_unless_the_operator_set_one(string? operators, string expected)
+    {
+        var environment = operators == null ? null : new Dictionary<string, string> { ["DOTNET_GCgen0size"] = operators };
+        await using var master = await MasterProcess.StartReadyAsync(2, output: output, environment: environment);
+        Assert.All(master.WorkerPids, pid => Assert.Equal(expected, ProcFs.EnvironmentVariable(pid, "DOTNET_GCgen0size")));
+        // The master's own GC is left as it is: it allocates little.
+        if (operators == null) Assert.Null(ProcFs.EnvironmentVariable(master.MasterPid, "DOTNET_GCgen0size"));
+    }
+
     [Fact]
     public async Task Worker_killed_with_sigkill_is_replaced_and_requests_keep_succeeding()
     {

@@ -73,6 +73,10 @@ public static class ProcFs
         }
     }
 
+    /// <summary>The value of <paramref name="name"/> in the environment process <paramref name="pid"/> started with, or null.</summary>
+    public static string? EnvironmentVariable(int pid, string name) =>
+        File.ReadAllText($"/proc/{pid}/environ").Split('\0').FirstOrDefault(v => v.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
+
     /// <summary>True when the environment process <paramref name="pid"/> started with mentions <paramref name="fragment"/>.</summary>
     public static bool EnvironmentContains(int pid, string fragment)
     {
