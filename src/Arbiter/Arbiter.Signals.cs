@@ -17,6 +17,18 @@ public sealed partial class Arbiter
         PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH,
     ];
 
+    /// <summary>
+    /// Gives back their default action to the master's signals that its parent ignored: an ignored signal stays
+    /// ignored across exec (a script's <c>prefork &amp;</c> ignores INT and QUIT, nohup HUP), and .NET installs no
+    /// handler for one, so the operator's INT, QUIT or HUP would do nothing. nginx and gunicorn take their signals
+    /// whatever their parent did. Call before anything writes to the console: the runtime sets its signal handling
+    /// up then, and an INT or QUIT it found ignored stays so for good.
+    /// </summary>
+    public static void TakeSignalsBack()
+    {
+        foreach (var signal in HandledSignals) Native.StopIgnoring(Native.Number(signal));
+    }
+
     private void HandleSignal(PosixSignal signal)
     {
         switch (signal)

@@ -35,6 +35,7 @@ public static class MasterProgram
 
     private static async Task<int> RunAsync(string[] args, string usage, string[]? appArguments)
     {
+        Arbiter.TakeSignalsBack();
         var parser = new Parser(s =>
         {
             s.HelpWriter = null;

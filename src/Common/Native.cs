@@ -26,9 +26,6 @@ public static partial class Native
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     private static unsafe partial int SetSockOpt(int fd, int level, int name, void* value, int length);
 
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
-
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 
@@ -258,10 +255,4 @@ public static partial class Native
         if (entry != 0) return Marshal.ReadInt32(entry, 2 * IntPtr.Size);
         return int.TryParse(name, out int gid) && gid >= 0 ? gid : null;
     }
-
-    /// <summary>Sends a signal by number; USR1 and USR2 have no PosixSignal name.</summary>
-    public static bool SendSignal(int pid, int signal) => Kill(pid, signal) == 0;
-
-    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15,
-        SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
 }

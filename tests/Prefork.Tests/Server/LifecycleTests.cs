@@ -32,6 +32,26 @@ public class LifecycleTests(ITestOutputHelper output)
         if (operators == null) Assert.Null(ProcFs.EnvironmentVariable(master.MasterPid, "DOTNET_GCgen0size"));
     }
 
+    /// <summary>
+    /// A parent that ignores signals hands that on across exec: a script's <c>prefork &amp;</c> ignores INT and QUIT,
+    /// nohup HUP. The master still reloads on HUP and stops gracefully on INT and QUIT, as nginx and gunicorn do.
+    /// </summary>
+    [Theory]
+    [InlineData(Native.SIGHUP, "SIGHUP, reloading")]
+    [InlineData(Native.SIGINT, "SIGINT, graceful stop")]
+    [InlineData(Native.SIGQUIT, "SIGQUIT, graceful stop")]
+    public async Task Signals_the_parent_ignored_still_reach_the_master(int signal, string handling)
+    {
+        var program = Path.Combine(AppContext.BaseDirectory, "Prefork.Master");
+        await using var master = await MasterProcess.StartAsync(
+            ["-c", $"trap '' HUP INT QUIT; exec '{program}' --bind 127.0.0.1:0 --workers 1"], output, program: "/bin/sh");
+        await master.WaitForReadyAsync(1, Bound);
+        Assert.True(master.Signal(signal));
+        await master.WaitForLineAsync(new Regex($"Handling signal: {handling}"), Bound);
+        if (signal == Native.SIGHUP) await master.WaitForCountAsync(MasterProcess.ReadyRegex(), 2, Bound);
+        else Assert.Equal(0, await master.WaitForExitAsync(Bound));
+    }
+
     [Fact]
     public async Task Worker_killed_with_sigkill_is_replaced_and_requests_keep_succeeding()
     {
