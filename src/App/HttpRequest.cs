@@ -43,6 +43,11 @@ public sealed class HttpRequest
     public string Path => _path ??= _head.Path.Length == 0 ? "/" : Encoding.ASCII.GetString(_head[_head.Path]);
     public ReadOnlySpan<byte> PathBytes => _head.Path.Length == 0 ? "/"u8 : _head[_head.Path];
     public string Query => _query ??= Encoding.ASCII.GetString(_head[_head.Query]);
+    /// <summary>
+    /// An absolute-form target's authority ("GET http://example.com:8080/a" → "example.com:8080"), else null. RFC 9112
+    /// §3.2.2: it, not the Host field, names the host such a request is for.
+    /// </summary>
+    public string? Authority => _head.Authority.Length == 0 ? null : Encoding.ASCII.GetString(_head[_head.Authority]);
     public string Version => _head.VersionMinor == 1 ? "HTTP/1.1" : "HTTP/1.0";
     /// <summary>
     /// The whole request body: the connection reads it (de-chunked, within --limit-request-body) before the app

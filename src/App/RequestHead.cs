@@ -23,6 +23,8 @@ internal sealed class RequestHead
     public Segment Target { get; set; }
     public Segment Path { get; set; }
     public Segment Query { get; set; }
+    /// <summary>An absolute-form target's authority ("host:port"); empty for any other form.</summary>
+    public Segment Authority { get; set; }
     /// <summary>1 for HTTP/1.1, 0 for HTTP/1.0.</summary>
     public int VersionMinor { get; set; }
     public int HeaderCount { get; private set; }
@@ -49,7 +51,7 @@ internal sealed class RequestHead
     public void Reset()
     {
         Method = Method.Other;
-        MethodText = Target = Path = Query = default;
+        MethodText = Target = Path = Query = Authority = default;
         VersionMinor = 1;
         HeaderCount = 0;
         ContentLength = -1;

@@ -66,6 +66,8 @@ internal partial class RequestFeatures : IFeatureCollection,
             var name = _request.HeaderName(i);
             _requestHeaders[name] = Microsoft.Extensions.Primitives.StringValues.Concat(_requestHeaders[name], _request.HeaderValue(i));
         }
+        // The app's Request.Host, its host filtering and the links it builds follow the target (RFC 9112 §3.2.2).
+        if (_request.Authority is { } authority) _requestHeaders["Host"] = authority;
         Headers = _requestHeaders;
         Body = _body;
         BeginRouting();

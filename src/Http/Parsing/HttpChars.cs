@@ -11,22 +11,25 @@ internal static class HttpChars
     private static readonly SearchValues<byte> TokenChars = SearchValues.Create(
         "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
-    // reg-name, IP-literal and port characters of RFC 3986 §3.2.
-    private static readonly SearchValues<byte> HostChars = SearchValues.Create(
-        "-._~!$&'()*+,;=:%[]0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
-
     public static bool IsToken(ReadOnlySpan<byte> s) => !s.IsEmpty && !s.ContainsAnyExcept(TokenChars);
 
     public static bool IsTokenChar(byte b) => TokenChars.Contains(b);
 
-    public static bool IsHost(ReadOnlySpan<byte> s) => !s.ContainsAnyExcept(HostChars);
+    /// <summary>
+    /// A Host field's value (RFC 9110 §7.2): uri-host [":" port], or empty for a target without an authority. RFC 9112
+    /// §3.2 has a server answer 400 to any other; a host checked only for its characters would pass "a:b:c" or
+    /// "[::1" on to an app that builds links or looks up tenants from it.
+    /// </summary>
+    public static bool IsHost(ReadOnlySpan<byte> s) => s.IsEmpty || IsAuthority(s, portRequired: false);
 
     // unreserved and sub-delims of RFC 3986 §2: what a reg-name is made of, besides pct-encoded octets.
     private static readonly SearchValues<byte> RegNameChars = SearchValues.Create(
         "-._~!$&'()*+,;=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
-    // What may stand between the brackets of an IP-literal (IPv6address, IPvFuture), RFC 3986 §3.2.2.
-    private static readonly SearchValues<byte> IpLiteralChars = SearchValues.Create(
+    private static readonly SearchValues<byte> HexDigits = SearchValues.Create("0123456789ABCDEFabcdef"u8);
+
+    // What may follow "v" HEXDIG "." in an IPvFuture literal, RFC 3986 §3.2.2.
+    private static readonly SearchValues<byte> IpFutureChars = SearchValues.Create(
         "-._~!$&'()*+,;=:0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
     /// <summary>
@@ -40,7 +43,7 @@ internal static class HttpChars
         if (!s.IsEmpty && s[0] == (byte)'[')
         {
             int close = s.IndexOf((byte)']');
-            if (close < 2 || s[1..close].ContainsAnyExcept(IpLiteralChars)) return false;
+            if (close < 0 || !IsIpLiteral(s[1..close])) return false;
             rest = s[(close + 1)..];
         }
         else
@@ -55,6 +58,14 @@ internal static class HttpChars
         var port = rest[1..];
         if (port.IsEmpty) return !portRequired;
         return TryParseDecimal(port, out long number) && port.Length <= 5 && number <= 65535 && (number > 0 || !portRequired);
+    }
+
+    /// <summary>Between the brackets: an IPv6 address without a zone, or IPvFuture ("v" 1*HEXDIG "." 1*(...)).</summary>
+    private static bool IsIpLiteral(ReadOnlySpan<byte> s)
+    {
+        if (s.IsEmpty || (s[0] | 0x20) != (byte)'v') return s.Contains((byte)':') && IpText.TryParse(s, out _);
+        int dot = s.IndexOf((byte)'.');
+        return dot > 1 && dot < s.Length - 1 && !s[1..dot].ContainsAnyExcept(HexDigits) && !s[(dot + 1)..].ContainsAnyExcept(IpFutureChars);
     }
 
     private static bool IsRegName(ReadOnlySpan<byte> s)

@@ -49,7 +49,7 @@ internal static class RejectReasons
         RejectReason.InvalidRequestLine => "malformed request line",
         RejectReason.RequestLineTooLong => "request line too long",
         RejectReason.InvalidRequestTarget => "malformed request target",
-        RejectReason.UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are supported",
+        RejectReason.UnsupportedVersion => "only HTTP/1.x is supported",
         RejectReason.InvalidHeader => "malformed header field",
         RejectReason.HeaderFieldTooLarge => "header field too large",
         RejectReason.TooManyHeaders => "too many header fields",

@@ -122,8 +122,9 @@ internal static class RequestParser
         {
             return RejectReason.InvalidRequestLine;
         }
-        if (version[5] != (byte)'1' || (version[7] != (byte)'0' && version[7] != (byte)'1')) return RejectReason.UnsupportedVersion;
-        head.VersionMinor = version[7] - (byte)'0';
+        if (version[5] != (byte)'1') return RejectReason.UnsupportedVersion;
+        // RFC 9110 §2.5: a later minor version of a major one we speak is served as the highest we know, 1.1.
+        head.VersionMinor = version[7] == (byte)'0' ? 0 : 1;
 
         int targetStart = offset + sp1 + 1;
         return ParseTarget(afterMethod[..sp2], targetStart, head);
@@ -155,6 +156,7 @@ internal static class RequestParser
             int authorityEnd = target[authorityStart..].IndexOfAny((byte)'/', (byte)'?');
             var authority = authorityEnd < 0 ? target[authorityStart..] : target.Slice(authorityStart, authorityEnd);
             if (!HttpChars.IsAuthority(authority, portRequired: false)) return RejectReason.InvalidRequestTarget;
+            head.Authority = new Segment(offset + authorityStart, authority.Length);
             if (authorityEnd < 0)
             {
                 // "http://host" has an empty path, which means "/" (RFC 9110 §4.2.3); Path stays empty here.

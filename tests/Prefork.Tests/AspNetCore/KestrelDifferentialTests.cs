@@ -93,6 +93,17 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         }
     }
 
+    [Fact]
+    public async Task An_absolute_form_target_names_the_host_the_app_sees()
+    {
+        // RFC 9112 §3.2.2: the target's authority, not the Host field. (Kestrel refuses the mismatch with 400 unless
+        // told to let the target win; nginx lets it win, as here.)
+        var answer = await KestrelAndPrefork.AskAsync(servers.PreforkPort,
+            "GET http://example.com:8080/request/a HTTP/1.1\r\nHost: other.example\r\n\r\n");
+        Assert.Equal(200, answer.Response!.Status);
+        Assert.Contains("\"host\":\"example.com:8080\"", answer.Response.BodyText);
+    }
+
     private static string Get(string target, params string[] fields) => RequestHead("GET", target, fields) + "\r\n";
 
     private static string Head(string target) => RequestHead("HEAD", target, []) + "\r\n";

@@ -77,6 +77,7 @@ public class CorpusTests
                 case "target": Assert.Equal(value, Text(head[head.Target])); break;
                 case "path": Assert.Equal(value, Text(head[head.Path])); break;
                 case "query": Assert.Equal(value, Text(head[head.Query])); break;
+                case "authority": Assert.Equal(value, Text(head[head.Authority])); break;
                 case "version": Assert.Equal(value, "1." + head.VersionMinor); break;
                 case "header": expectedHeaders.Add(value); break;
                 case "headers": Assert.Equal(int.Parse(value), head.HeaderCount); break;
