@@ -117,7 +117,8 @@ public sealed partial class HttpConnection
         }
         var status = _chunks.Decode(Buffered, out int consumed, out int dataStart, out int dataLength, max);
         if (status == ChunkStatus.Rejected) return Refuse(RejectReason.InvalidChunk);
-        if (status == ChunkStatus.Data && _bodyTaken + dataLength > _bodyLimit) return Refuse(RejectReason.BodyTooLarge);
+        // A chunk's size line can tell the body will not fit before its bytes come: refused then, as a Content-Length is.
+        if (_bodyTaken + dataLength + _chunks.PendingChunkBytes > _bodyLimit) return Refuse(RejectReason.BodyTooLarge);
         offset = _start + dataStart;
         _start += consumed;
         _bodyTaken += dataLength;

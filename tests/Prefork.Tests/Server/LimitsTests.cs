@@ -109,6 +109,17 @@ public class LimitsTests(SmallLimitsServer server, ITestOutputHelper output) : I
     }
 
     [Fact]
+    public async Task A_chunk_larger_than_the_limit_is_413_on_its_size_line_alone()
+    {
+        await using var c = await RawHttpConnection.ConnectAsync(Port);
+        // Not one byte of the chunk is sent: the 413 must come on its size, as it does on a Content-Length.
+        await c.SendAsync("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n");
+        var r = await c.ReadResponseAsync(timeout: Bound);
+        Assert.Equal(413, r.Status);
+        Assert.True(await c.IsClosedByServerAsync(Bound));
+    }
+
+    [Fact]
     public async Task Expect_100_continue_with_too_large_a_body_gets_413_and_no_100()
     {
         await using var c = await RawHttpConnection.ConnectAsync(Port);
