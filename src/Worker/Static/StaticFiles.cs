@@ -3,8 +3,8 @@ using Prefork.App;
 namespace Prefork.Worker.Static;
 
 /// <summary>
-/// Serves the files under a directory at a URL prefix: GET and HEAD, index.html for directories, validators
-/// and 304s, single byte ranges; the body of a small file from memory (<see cref="SmallFileCache"/>), of any
+/// Serves the files under a directory at a URL prefix: GET and HEAD, index.html for directories, validators,
+/// 304s and 412s, single byte ranges; the body of a small file from memory (<see cref="SmallFileCache"/>), of any
 /// other straight from the page cache with sendfile.
 /// </summary>
 public sealed class StaticFiles(string directory, string prefix = "/", SmallFileCache? cache = null) : IHttpApp
@@ -80,6 +80,11 @@ public sealed class StaticFiles(string directory, string prefix = "/", SmallFile
     /// </summary>
     private static ByteRange? Respond(HttpRequest request, HttpResponse response, Validators validators, string contentType, long size)
     {
+        if (validators.PreconditionFailed(request.GetHeader("If-Match"), request.GetHeader("If-Unmodified-Since")))
+        {
+            response.Send(412, "text/plain", "412 Precondition Failed\n");
+            return null;
+        }
         response.AddHeader("ETag", validators.ETag);
         response.AddHeader("Last-Modified", validators.LastModifiedText);
         if (validators.NotModified(request.GetHeader("If-None-Match"), request.GetHeader("If-Modified-Since")))

@@ -47,7 +47,12 @@ public sealed class StaticRoot
             if (part == "..") return new(LookupStatus.Forbidden);
             if (part != ".") parts.Add(part);
         }
-        return Open(string.Join('/', parts));
+        var found = Open(string.Join('/', parts));
+        // "/a.txt/" names a directory: a file is not found there, as open(2) says (ENOTDIR) and nginx answers 404,
+        // or every file would have two URLs, and rules on how a URL ends could be stepped around.
+        if (found.Status != LookupStatus.File || !(path.EndsWith('/') || path.EndsWith("/."))) return found;
+        found.Dispose();
+        return new(LookupStatus.NotFound);
     }
 
     /// <summary>A directory's index.html, opened and checked like any other path.</summary>

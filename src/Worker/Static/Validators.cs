@@ -32,11 +32,20 @@ public sealed class Validators
     public DateTime LastModified { get; }
     public string LastModifiedText { get; }
 
+    /// <summary>RFC 9110 §13.2.2 steps 1-2: true when the request must get 412 Precondition Failed.</summary>
+    public bool PreconditionFailed(string? ifMatch, string? ifUnmodifiedSince)
+    {
+        // §13.1.1: If-Match uses strong comparison, and "*" holds for any file there is; when present,
+        // If-Unmodified-Since is ignored (§13.1.4), as is a date that does not parse.
+        if (ifMatch != null) return !(ifMatch.Trim() == "*" || AnyTagMatches(ifMatch, weakly: false));
+        return ifUnmodifiedSince != null && TryParseDate(ifUnmodifiedSince, out var since) && LastModified > since;
+    }
+
     /// <summary>RFC 9110 §13.2.2 steps 3-4: true when a GET or HEAD should get 304.</summary>
     public bool NotModified(string? ifNoneMatch, string? ifModifiedSince)
     {
         // §13.1.2: If-None-Match uses weak comparison; when present, If-Modified-Since is ignored (§13.1.3).
-        if (ifNoneMatch != null) return ifNoneMatch.Trim() == "*" || AnyTagMatchesWeakly(ifNoneMatch);
+        if (ifNoneMatch != null) return ifNoneMatch.Trim() == "*" || AnyTagMatches(ifNoneMatch, weakly: true);
         return ifModifiedSince != null && TryParseDate(ifModifiedSince, out var since) && LastModified <= since;
     }
 
@@ -49,8 +58,11 @@ public sealed class Validators
         return TryParseDate(value, out var date) && date == LastModified;
     }
 
-    /// <summary>Walks a list of entity-tags (#entity-tag, where a tag may itself hold a comma); W/ is ignored.</summary>
-    private bool AnyTagMatchesWeakly(string list)
+    /// <summary>
+    /// Walks a list of entity-tags (#entity-tag, where a tag may itself hold a comma). Our tag is strong, so the weak
+    /// comparison ignores a W/ and the strong one never matches a tag that has it (§8.8.3.2).
+    /// </summary>
+    private bool AnyTagMatches(string list, bool weakly)
     {
         int i = 0;
         while (i < list.Length)
@@ -60,11 +72,12 @@ public sealed class Validators
                 i++;
                 continue;
             }
-            if (string.CompareOrdinal(list, i, "W/", 0, 2) == 0) i += 2;
+            bool weak = string.CompareOrdinal(list, i, "W/", 0, 2) == 0;
+            if (weak) i += 2;
             if (i >= list.Length || list[i] != '"') return false;
             int close = list.IndexOf('"', i + 1);
             if (close < 0) return false;
-            if (list.AsSpan(i, close + 1 - i).SequenceEqual(ETag)) return true;
+            if ((weakly || !weak) && list.AsSpan(i, close + 1 - i).SequenceEqual(ETag)) return true;
             i = close + 1;
         }
         return false;

@@ -95,4 +95,37 @@ public sealed class StaticFilesTests : IClassFixture<ContentTree>
         // If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3).
         Assert.Equal(200, (await With("If-None-Match: \"other\"", "If-Modified-Since: " + date)).Status);
     }
+
+    [Fact]
+    public async Task A_failed_precondition_answers_412()
+    {
+        var first = await DirectCall.RunAsync(_files, "GET", "/digits.txt");
+        string etag = first.Header("ETag")!, date = first.Header("Last-Modified")!;
+
+        async Task<int> With(params string[] headers) => (await DirectCall.RunAsync(_files, "GET", "/digits.txt", headers)).Status;
+
+        // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches; "*" matches any file there is.
+        foreach (var ifMatch in new[] { etag, "*", $"\"a\", {etag}", $"\"x,y\", {etag}" })
+            Assert.True(await With("If-Match: " + ifMatch) == 200, $"If-Match: {ifMatch}");
+        foreach (var ifMatch in new[] { "\"other\"", "W/" + etag, "\"a\", W/" + etag })
+            Assert.True(await With("If-Match: " + ifMatch) == 412, $"If-Match: {ifMatch}");
+
+        Assert.Equal(200, await With("If-Unmodified-Since: " + date));
+        Assert.Equal(200, await With("If-Unmodified-Since: " + DateTime.UtcNow.AddDays(1).ToString("r")));
+        Assert.Equal(412, await With("If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT"));
+        Assert.Equal(200, await With("If-Unmodified-Since: garbage"));
+        // If-Match wins over If-Unmodified-Since (§13.1.4), and both are judged before If-None-Match (§13.2.2).
+        Assert.Equal(200, await With("If-Match: " + etag, "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT"));
+        Assert.Equal(412, await With("If-Match: \"other\"", "If-None-Match: " + etag));
+        Assert.Equal(304, await With("If-Match: " + etag, "If-None-Match: " + etag));
+    }
+
+    [Theory]
+    [InlineData("/digits.txt/")]
+    [InlineData("/digits.txt/.")]
+    [InlineData("/digits.txt//")]
+    [InlineData("/docs/a%20b.txt/")]
+    [InlineData("/absolute-alias.txt/")]
+    public async Task A_file_named_as_a_directory_is_not_found(string target) =>
+        Assert.Equal(404, (await DirectCall.RunAsync(_files, "GET", target)).Status);
 }
