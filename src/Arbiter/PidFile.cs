@@ -8,7 +8,24 @@ public sealed class PidFile(string path)
 {
     private string OldBin => path + ".oldbin";
 
-    public void Write() => File.WriteAllText(path, $"{Environment.ProcessId}\n");
+    public void Write()
+    {
+        try
+        {
+            File.WriteAllText(path, $"{Environment.ProcessId}\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The operator's words, as for the log files: the flag, the path and why, not .NET's sentence about "a part of the path".
+            var why = e switch
+            {
+                DirectoryNotFoundException or FileNotFoundException => "No such file or directory",
+                UnauthorizedAccessException => "Permission denied",
+                _ => e.Message,
+            };
+            throw new IOException($"--pid: cannot write {path}: {why}", e);
+        }
+    }
 
     /// <summary>The old master's side of an upgrade: step aside for the new master's file.</summary>
     public void MoveToOldBin()

@@ -132,7 +132,7 @@ public sealed class WorkerCycle
             {
                 DateHeader.Refresh();
                 bool inRequest = server.Sweep();
-                if (server.Stuck) return;
+                if (server.StuckSinceLastTick()) return;
                 var counters = _metrics.Snapshot();
                 _channel.Send(counters.Format());
                 _trim.Tick(counters.Accepted + counters.TotalRequests, inRequest);

@@ -38,6 +38,7 @@ public sealed partial class WorkerServer : IConnectionHost
     private readonly long _maxRequests;
     private readonly Scoreboard? _scoreboard;
     private long _requests;
+    private long _servedAtLastTick;
     private volatile bool _draining;
     private volatile bool _acceptStopped;
     private bool _takeBacklog;
@@ -67,8 +68,19 @@ public sealed partial class WorkerServer : IConnectionHost
     /// <summary>Completes when the worker has served its --max-requests and should be replaced; it serves on until told to stop.</summary>
     public Task Retire => _retire.Task;
 
-    /// <summary>A sync worker inside a request is not turning its loop: it sends no heartbeat until the request ends.</summary>
-    public bool Stuck => _slot != null && _connections.Any(c => c.Key.IsProcessing);
+    /// <summary>
+    /// Asked once a tick, before the heartbeat: true when a sync worker is inside a request and has finished none since
+    /// the last tick, so one request that runs past --timeout gets the worker killed. Requests that follow one another
+    /// are progress: a worker always inside some short request at the tick must still beat (gunicorn's sync worker
+    /// notifies between requests).
+    /// </summary>
+    public bool StuckSinceLastTick()
+    {
+        long served = RequestsServed;
+        bool progressed = served != _servedAtLastTick;
+        _servedAtLastTick = served;
+        return _slot != null && !progressed && _connections.Any(c => c.Key.IsProcessing);
+    }
 
     // A sync worker runs one request at a time, but may hold this many connections still sending their heads.
     private int Capacity => _settings.MaxConnections;

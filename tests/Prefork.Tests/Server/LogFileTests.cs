@@ -200,6 +200,22 @@ public partial class LogFileTests(ITestOutputHelper output)
         Assert.Equal(0, await master.WaitForExitAsync(Bound));
     }
 
+    [Theory]
+    [InlineData("--pid", "--pid: cannot write")]
+    [InlineData("--access-log", "cannot open")]
+    [InlineData("--error-log", "cannot open")]
+    public async Task A_file_that_cannot_be_written_is_one_line_naming_it(string flag, string says)
+    {
+        var path = $"/nonexistent-prefork-dir/{flag.TrimStart('-')}";
+        await using var master = await MasterProcess.StartAsync(["--workers", "1", flag, path], output);
+        Assert.Equal(1, await master.WaitForExitAsync(Bound));
+        Assert.True(await master.WaitForOutputEndAsync(Bound));
+        var line = Assert.Single(master.Lines);
+        Assert.StartsWith("error: " + says, line);
+        Assert.Contains(path + ": No such file or directory", line);
+        Assert.Empty(master.AllWorkerPids);
+    }
+
     [Fact]
     public async Task Unknown_user_is_a_command_line_error()
     {

@@ -40,6 +40,23 @@ public class WorkerRecyclingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Sync_worker_busy_with_one_short_request_after_another_keeps_beating()
+    {
+        await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "sync", "--timeout", "3"], output);
+        int worker = master.WorkerPids.Single();
+
+        // Two clients keep the one worker inside some request nearly all the time, each request 0.2 s: 40 of them take
+        // over twice the timeout, and a worker whose heartbeat waited for a moment with no request would be killed.
+        await using var load = KeepAliveLoad.Start(master.Port, clients: 2, path: "/sleep?ms=200");
+        await load.WaitForMoreAsync(40, Bound);
+        await load.StopAsync();
+
+        Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} failed requests:\n{string.Join("\n", load.Failures)}");
+        Assert.DoesNotContain(master.Lines, l => l.Contains("WORKER TIMEOUT", StringComparison.Ordinal));
+        Assert.Equal([worker], master.WorkerPids);
+    }
+
+    [Fact]
     public async Task Async_worker_whose_event_loop_is_blocked_is_killed_and_replaced()
     {
         await using var master = await MasterProcess.StartReadyAsync(1, ["--worker-class", "async", "--timeout", "3"], output);
