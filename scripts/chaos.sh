@@ -12,7 +12,7 @@
 # only to 127.0.0.1, and stops only what it started, by pid (the master, and the workers it logged or spawned).
 set -euo pipefail
 
-EXPERIMENTS=(hup ttin-ttou max-requests kill-worker kill-master term-queue second-server flags slow-heads
+EXPERIMENTS=(hup ttin-ttou max-requests sync-busy kill-worker kill-master term-queue second-server flags slow-heads
     full-workers download-reset)
 # With --aspnet: the experiments where the app's own boot and stop take part (an ASP.NET Core worker boots in a
 # second or more, and its host runs ApplicationStopping before each drain).
@@ -79,9 +79,9 @@ done
 # Durations: full, or --quick.
 # PROBE_SECONDS: how long a probe that must be served within 1 s is waited for.
 if [[ $QUICK -eq 1 ]]; then
-    HUP_SECONDS=4; SCALE_SECONDS=3; MAXREQ_SECONDS=3; KILLS=2; MASTER_KILL_AT=1; PROBE_SECONDS=2
+    HUP_SECONDS=4; SCALE_SECONDS=3; MAXREQ_SECONDS=3; KILLS=2; MASTER_KILL_AT=1; PROBE_SECONDS=2; SYNC_BUSY_SECONDS=8
 else
-    HUP_SECONDS=20; SCALE_SECONDS=10; MAXREQ_SECONDS=10; KILLS=4; MASTER_KILL_AT=2; PROBE_SECONDS=3
+    HUP_SECONDS=20; SCALE_SECONDS=10; MAXREQ_SECONDS=10; KILLS=4; MASTER_KILL_AT=2; PROBE_SECONDS=3; SYNC_BUSY_SECONDS=15
 fi
 # Seconds between signals: a new generation (or a TTIN's worker) should get to boot before the next one.
 HUP_EVERY=1; SCALE_EVERY=0.5
@@ -151,6 +151,21 @@ exp_max_requests() {
     wrk_wait
     wrk_row "--max-requests 20000 (+0..2000)$APP_LABEL" "$(log_count 'reached --max-requests')" \
         "signals = retirements; $(cut_off_note)"
+    stop_server
+}
+
+# Sync workers inside one short request after another for over twice --timeout: a worker beats between requests,
+# so none may be taken for hung (WORKER TIMEOUT) and killed with the request it was serving.
+exp_sync_busy() {
+    start_server 2 --worker-class sync --timeout 3
+    wrk_start "$SYNC_BUSY_SECONDS" '/sleep?ms=20'
+    wrk_wait
+    local requests connect read write tmo non2xx killed errors
+    read -r requests connect read write tmo non2xx <<<"$WRK_STATS"
+    killed="$(log_count 'WORKER TIMEOUT')"
+    errors=$((connect + read + write + tmo + non2xx + killed))
+    row "2 sync, --timeout 3, ${SYNC_BUSY_SECONDS} s busy, /sleep?ms=20" "$requests" "$errors" 0 yes "$(zero "$errors")" \
+        "errors = wrk's + WORKER TIMEOUT lines; wrk: connect $connect, read $read, write $write, timeout $tmo, non-2xx $non2xx; $killed WORKER TIMEOUT"
     stop_server
 }
 
