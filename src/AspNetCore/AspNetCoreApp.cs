@@ -29,7 +29,9 @@ internal sealed class AspNetCoreApp<TContext>(IHttpApplication<TContext> applica
         bool failedAfterStart = false;
         try
         {
-            await application.ProcessRequestAsync(context);
+            var processing = application.ProcessRequestAsync(context);
+            if (!processing.IsCompleted) await features.FirstRunEndedAsync();
+            await processing;
             await features.CompleteAsync();
         }
         catch (Exception e)

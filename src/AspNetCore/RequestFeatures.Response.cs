@@ -10,6 +10,11 @@ namespace Prefork.AspNetCore;
 /// The response side. Status and headers stay here, changeable, until the response starts (the first body
 /// write, a flush, or the end of the request); then they are copied to the engine's response once, and the
 /// body goes to the engine, which buffers a small one (sent with Content-Length) and streams a large one.
+/// What the app writes is sent at once, as under Kestrel, except while its first synchronous run lasts: there the
+/// PipeWriter's flushes (ASP.NET Core makes one after every write) and the stream's writes wait for that run's end.
+/// An app that finishes in it (most requests) gets one send with Content-Length, not a chunked response and a send
+/// per write; one that goes on to wait (a timer, a query, the next event it streams) has what it wrote sent
+/// before it waits. The stream's own flush always sends.
 /// </summary>
 internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBodyFeature
 {
@@ -19,6 +24,10 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     private Stack<(Func<object, Task> Callback, object State)>? _onStarting, _onCompleted;
     private ResponseBodyStream? _stream;
     private ResponseBodyWriter? _writer;
+    // The app's flow and the end of its first run both hand the engine bytes and send them: one at a time.
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    // Set once the app's first run is over (or it disabled buffering): a flush sends. Until then one is owed.
+    private bool _flushesSend, _flushOwed;
 
     public bool HasStarted { get; private set; }
 
@@ -36,7 +45,7 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     [Obsolete("Use IHttpResponseBodyFeature.Stream")]
     Stream IHttpResponseFeature.Body { get => Stream; set => throw new NotSupportedException(); }
 
-    public Stream Stream => _stream ??= new ResponseBodyStream(this, _response);
+    public Stream Stream => _stream ??= new ResponseBodyStream(this);
     public PipeWriter Writer => _writer ??= new ResponseBodyWriter(this, _response);
 
     private void BeginResponse()
@@ -50,16 +59,30 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
         // A request that failed leaves what it wrote in the writer: none of it is the next response's.
         _writer?.Release();
         HasStarted = false;
+        _flushesSend = _flushOwed = false;
     }
 
     public void OnStarting(Func<object, Task> callback, object state) => (_onStarting ??= new()).Push((callback, state));
     public void OnCompleted(Func<object, Task> callback, object state) => (_onCompleted ??= new()).Push((callback, state));
 
-    // Small bodies are buffered by the engine anyway; a flush is what sends them early.
-    public void DisableBuffering() { }
+    // Every flush sends from now on, even in the app's first run.
+    public void DisableBuffering() => _flushesSend = true;
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await StartCoreAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>Runs the OnStarting callbacks (last registered first, as Kestrel does) and fixes status and headers.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    private async Task StartCoreAsync()
     {
         if (HasStarted) return;
         if (_onStarting != null)
@@ -72,25 +95,81 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
         CopyHead();
     }
 
-    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
-    {
-        await HandOverWrittenAsync(cancellationToken);
-        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        await _response.SendFileAsync(file, offset, count ?? RandomAccess.GetLength(file) - offset);
-    }
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken) =>
+        InOrderAsync(async () =>
+        {
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            await _response.SendFileAsync(file, offset, count ?? RandomAccess.GetLength(file) - offset);
+        }, cancellationToken).AsTask();
 
     /// <summary>The end of the app's response: starts it if the app wrote nothing, and hands over what the writer holds.</summary>
     public async Task CompleteAsync()
     {
-        await HandOverWrittenAsync(default);
+        await InOrderAsync(() => default, default);
         _writer?.Release();
     }
 
-    /// <summary>Starts the response and passes on what the PipeWriter holds, so bytes keep the order they were written in.</summary>
-    public async ValueTask HandOverWrittenAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The stream's write: after what the PipeWriter holds, so bytes keep the order they were written in, and then
+    /// flushed, as Kestrel's stream does (server-sent events write to it and never flush).
+    /// </summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        InOrderAsync(async () =>
+        {
+            await _response.WriteAsync(bytes);
+            await SendOrOweAsync();
+        }, cancellationToken);
+
+    /// <summary>The PipeWriter's flush, which ASP.NET Core makes after every write.</summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => InOrderAsync(SendOrOweAsync, cancellationToken);
+
+    /// <summary>The stream's flush, which only an app that means it makes: sent now, first run or not.</summary>
+    public ValueTask SendAsync(CancellationToken cancellationToken) => InOrderAsync(_response.FlushAsync, cancellationToken);
+
+    /// <summary>Sends now, or owes the send to the end of the app's first run.</summary>
+    private ValueTask SendOrOweAsync()
     {
-        await StartAsync(cancellationToken);
-        if (_writer != null) await _writer.FlushAsync(cancellationToken);
+        if (_flushesSend) return _response.FlushAsync();
+        _flushOwed = true;
+        return default;
+    }
+
+    /// <summary>
+    /// The app's first run ended with the request still going: the flush it owes goes out now, before it waits, and
+    /// every flush after this one sends. A send that fails here (the client left) fails the app's next write instead.
+    /// </summary>
+    public async Task FirstRunEndedAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _flushesSend = true;
+            if (_flushOwed) await _response.FlushAsync();
+            _flushOwed = false;
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Starts the response, passes on what the PipeWriter holds, then <paramref name="then"/>, all under the gate.</summary>
+    private async ValueTask InOrderAsync(Func<ValueTask> then, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await StartCoreAsync();
+            if (_writer != null) await _writer.HandOverAsync();
+            await then();
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>An app that failed before its response started gets Kestrel's answer: 500 (or a refused body's status), no body.</summary>

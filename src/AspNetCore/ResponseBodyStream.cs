@@ -1,13 +1,12 @@
-using Prefork.App;
 
 namespace Prefork.AspNetCore;
 
 /// <summary>
 /// The response body as a write-only stream (IHttpResponseBodyFeature.Stream, and under the PipeWriter). Its
 /// first write starts the response. Synchronous writes are refused, as Kestrel refuses them by default: on an
-/// event loop a blocked write would stall every connection. Its flush sends what is written now.
+/// event loop a blocked write would stall every connection.
 /// </summary>
-internal sealed class ResponseBodyStream(RequestFeatures features, HttpResponse response) : Stream
+internal sealed class ResponseBodyStream(RequestFeatures features) : Stream
 {
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -15,20 +14,13 @@ internal sealed class ResponseBodyStream(RequestFeatures features, HttpResponse 
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await features.HandOverWrittenAsync(cancellationToken);
-        await response.WriteAsync(buffer);
-    }
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        features.WriteAsync(buffer, cancellationToken);
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        await features.HandOverWrittenAsync(cancellationToken);
-        await response.FlushAsync();
-    }
+    public override Task FlushAsync(CancellationToken cancellationToken) => features.SendAsync(cancellationToken).AsTask();
 
     public override void Write(byte[] buffer, int offset, int count) =>
         throw new InvalidOperationException("Synchronous operations are disallowed: use WriteAsync");

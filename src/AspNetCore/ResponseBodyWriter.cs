@@ -6,10 +6,8 @@ namespace Prefork.AspNetCore;
 
 /// <summary>
 /// The response body as a PipeWriter (IHttpResponseBodyFeature.Writer), which minimal APIs, results and
-/// System.Text.Json write through. Its flush hands the bytes to the engine, which buffers a small body and
-/// sends it with Content-Length when the request ends: ASP.NET Core flushes after every write, and sending
-/// each flush would make every response chunked and cost a send per write. An app that must push bytes out
-/// now (server-sent events) flushes <see cref="ResponseBodyStream"/>.
+/// System.Text.Json write through. Its flush hands the bytes to the engine and sends them when
+/// <see cref="RequestFeatures.FlushAsync"/> says so.
 /// </summary>
 internal sealed class ResponseBodyWriter(RequestFeatures features, HttpResponse response) : PipeWriter
 {
@@ -32,14 +30,16 @@ internal sealed class ResponseBodyWriter(RequestFeatures features, HttpResponse 
 
     public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        await features.StartAsync(cancellationToken);
-        if (_length > 0)
-        {
-            // The engine copies the bytes (into its buffer or onto the wire) before this completes.
-            await response.WriteAsync(_buffer.AsMemory(0, _length));
-            _length = 0;
-        }
+        await features.FlushAsync(cancellationToken);
         return default;
+    }
+
+    /// <summary>Passes what is written on to the engine, which copies it (into its buffer or onto the wire) before this completes.</summary>
+    public async ValueTask HandOverAsync()
+    {
+        if (_length == 0) return;
+        await response.WriteAsync(_buffer.AsMemory(0, _length));
+        _length = 0;
     }
 
     public override void CancelPendingFlush() { }

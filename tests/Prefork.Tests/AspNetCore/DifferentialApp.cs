@@ -93,6 +93,26 @@ internal static class DifferentialApp
             var line = new string('x', 99) + "\n";
             for (int i = 0; i < 1000; i++) await context.Response.WriteAsync(line);
         });
+        // A first part flushed, then a wait (for the client to leave, in the tests): the part must not wait with it.
+        app.MapGet("/drip", async (HttpContext context, string via) =>
+        {
+            var aborted = context.RequestAborted;
+            if (via == "events")
+            {
+                await TypedResults.ServerSentEvents(Events(aborted)).ExecuteAsync(context);
+                return;
+            }
+            if (via == "stream")
+            {
+                await context.Response.Body.WriteAsync("first\n"u8.ToArray(), aborted);
+                await context.Response.Body.FlushAsync(aborted);
+            }
+            else
+            {
+                await context.Response.WriteAsync("first\n", aborted);
+            }
+            await Task.Delay(TimeSpan.FromSeconds(60), aborted);
+        });
         // The request as the app sees it, connection details aside (each server's own ports).
         app.MapMethods("/request/{**rest}", ["GET", "POST"], (HttpContext context) =>
         {
@@ -114,5 +134,12 @@ internal static class DifferentialApp
         });
         app.MapGet("/handled/fail", string () => throw new InvalidOperationException("boom"));
         return app;
+    }
+
+    private static async IAsyncEnumerable<string> Events([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken aborted)
+    {
+        yield return "first";
+        await Task.Delay(TimeSpan.FromSeconds(60), aborted);
+        yield return "second";
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Prefork.Tests.Server;
 
 namespace Prefork.Tests.AspNetCore;
 
@@ -90,6 +91,34 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         if (differences.Count > 0)
         {
             Assert.Fail($"{name}: {string.Join("; ", differences)}\n--- request\n{request}\n--- Kestrel\n{Show(kestrel)}\n--- Prefork\n{Show(prefork)}");
+        }
+    }
+
+    [Theory]
+    [InlineData("writer")]
+    [InlineData("stream")]
+    [InlineData("events")]
+    public async Task What_the_app_flushed_reaches_the_client_while_it_waits(string via)
+    {
+        foreach (var (server, port) in new[] { ("Kestrel", servers.KestrelPort), ("Prefork", servers.PreforkPort) })
+        {
+            // The app waits a minute after its first part, or until this client leaves.
+            await using var connection = await RawHttpConnection.ConnectAsync(port);
+            await connection.SendAsync($"GET /drip?via={via} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            var arrived = new StringBuilder();
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            while (!arrived.ToString().Contains("first", StringComparison.Ordinal) && !bound.IsCancellationRequested && arrived.Length < 1000)
+            {
+                try
+                {
+                    arrived.Append((char)(await connection.ReadBytesAsync(1, TimeSpan.FromSeconds(15)))[0]);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            Assert.True(arrived.ToString().Contains("first", StringComparison.Ordinal), $"{server}: the first part did not arrive while the app waited; got: {arrived}");
         }
     }
 
