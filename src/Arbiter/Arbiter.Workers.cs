@@ -6,6 +6,7 @@ namespace Prefork.Master;
 public sealed partial class Arbiter
 {
     private const int MaxBootFailures = 5;
+    private const long MaxBootRetryDelayMs = 30_000;
 
     /// <summary>A line from a worker, parsed here and only here. Any line proves it alive; the report sent every second is its heartbeat.</summary>
     private void HandleMessage(IWorkerChild child, string line)
@@ -46,6 +47,18 @@ public sealed partial class Arbiter
         if (_stopping || worker.Stopping)
         {
             Log.Info($"Worker {worker.Number} (pid {worker.Pid}) {how}");
+            return;
+        }
+        bool bootFailed = exitCode == ControlChannel.BootErrorExitCode || !worker.Ready;
+        if (bootFailed && _workers.Values.Any(w => w.Ready && !w.Stopping))
+        {
+            // Others serve: a replacement that cannot boot now (a certificate caught half-renewed, an app file being
+            // copied) must not take them down with it. It is retried, ever more slowly, as nginx keeps its workers
+            // when a reload's configuration is broken.
+            _bootFailures++;
+            long wait = Math.Min(100L << Math.Min(_bootFailures - 1, 20), MaxBootRetryDelayMs);
+            _nextSpawnAt = _clock() + wait;
+            Log.Error($"Worker {worker.Number} (pid {worker.Pid}) failed to boot ({how}); the others serve on; retrying in {wait} ms");
             return;
         }
         if (exitCode == ControlChannel.BootErrorExitCode)

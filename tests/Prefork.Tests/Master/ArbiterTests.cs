@@ -58,6 +58,34 @@ public class ArbiterTests
     }
 
     [Fact]
+    public void A_replacement_that_cannot_boot_while_others_serve_is_retried_and_never_takes_them_down()
+    {
+        using var rig = new ArbiterRig("--workers", "2");
+        rig.Run();
+        rig.Say(rig.Started[0], ControlChannel.Ready);
+        rig.Say(rig.Started[1], ControlChannel.Ready);
+        // A worker crashes; its replacement finds its files half-renewed and exits with the boot-error code, again and again.
+        rig.Exit(rig.Started[0], 1);
+        Assert.Equal(3, rig.Started.Count);
+        foreach (long delay in new[] { 100, 200, 400, 800, 1600, 3200, 6400 })
+        {
+            int started = rig.Started.Count;
+            Assert.Null(rig.Exit(rig.Started[^1], ControlChannel.BootErrorExitCode));
+            Assert.Null(rig.Advance(delay - 1));
+            Assert.Equal(started, rig.Started.Count);
+            Assert.Null(rig.Advance(1));
+            Assert.Equal(started + 1, rig.Started.Count);
+        }
+        // The files are whole again: the next one boots, and the count of failures starts over.
+        rig.Say(rig.Started[^1], ControlChannel.Ready);
+        rig.Exit(rig.Started[1], 1);
+        int before = rig.Started.Count;
+        Assert.Null(rig.Exit(rig.Started[^1], ControlChannel.BootErrorExitCode));
+        rig.Advance(100);
+        Assert.Equal(before + 1, rig.Started.Count);
+    }
+
+    [Fact]
     public void Reload_stops_the_old_generation_only_once_all_the_new_one_is_ready()
     {
         using var rig = new ArbiterRig("--workers", "2");
