@@ -7,9 +7,10 @@ namespace Prefork.Http;
 /// <summary>
 /// A connection accepted on a TLS listener: its first bytes decide. A ClientHello is handed to the TLS engine
 /// and, once the handshake is done, every byte of the connection goes through it; plain HTTP gets a 400 that
-/// says so (as nginx answers); anything else is closed. The handshake runs on the event loop under the
-/// request timeout, from the connection's start, as a request head would: a client that stalls or sends
-/// garbage is cut by the sweep, and never holds a sync worker's slot while it waits.
+/// says so (as nginx answers); anything else is closed. Until its first byte the connection is idle, as a plain
+/// one is before its request; from then on the handshake runs on the event loop under the request timeout, as a
+/// request head would: a client that stalls or sends garbage is cut by the sweep, and never holds a sync worker's
+/// slot while it waits.
 /// </summary>
 public sealed partial class HttpConnection
 {
@@ -25,8 +26,9 @@ public sealed partial class HttpConnection
     private async Task<bool> StartTlsAsync()
     {
         _host.WaitingForClient(this, sentNothing: _start == _end);
-        // A PROXY header may have been read with the ClientHello's first bytes behind it.
-        if (_start == _end && !await ReceiveAsync(Phase.ReadingHead))
+        // A PROXY header may have been read with the ClientHello's first bytes behind it. Until its first byte the
+        // connection is idle, as a plain one is before its request: a full worker may close it to make room.
+        if (_start == _end && !await ReceiveAsync(Phase.Idle))
         {
             // A client that connects and closes without a byte is not a failed handshake; one that stalls is.
             if (_timedOut) HandshakeFailed("no ClientHello in time");
@@ -38,6 +40,8 @@ public sealed partial class HttpConnection
             else HandshakeFailed("not a TLS record");
             return false;
         }
+        // The handshake has the request timeout from its first byte on, as a request head has.
+        StartWaiting(Phase.ReadingHead);
         _tls = new TlsTransport(_io, Buffered.ToArray());
         _start = _end = 0;
         try

@@ -162,6 +162,36 @@ public partial class TlsTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain(master.Lines, l => l.Contains("[ERROR]", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_full_worker_closes_a_connection_that_sent_no_ClientHello_for_a_new_client()
+    {
+        var (cert, key, _) = _certificates.Server("server");
+        await using var master = await MasterProcess.StartReadyAsync(1,
+            ["--bind", "https://127.0.0.1:0", "--certfile", cert, "--keyfile", key, "--worker-connections", "3",
+             "--keep-alive", "60"], output);
+        int tls = TlsPort(master);
+
+        // Three connections that say nothing fill the worker, as they would on a plain port, where a full worker
+        // closes the longest idle one for a newcomer: a silent one is no more entitled to its place over TLS.
+        var silent = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                silent.Add(socket);
+                await socket.ConnectAsync("127.0.0.1", tls);
+            }
+            var answer = await TlsClient.GetAsync(tls, "/hello", bound: TimeSpan.FromSeconds(10));
+            Assert.Equal(200, answer.Status);
+            await ReadUntilClosedAsync(silent[0]).WaitAsync(Bound);
+        }
+        finally
+        {
+            foreach (var socket in silent) socket.Dispose();
+        }
+    }
+
     /// <summary>The worker's one request thread is the event loop; with a sync worker, also its only slot.</summary>
     [Fact]
     public async Task A_stalled_or_garbage_handshake_is_cut_and_never_holds_a_sync_worker()
