@@ -52,6 +52,7 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     {
         _statusCode = 200;
         ReasonPhrase = null;
+        _responseHeaders.IsReadOnly = false;
         _responseHeaders.Clear();
         ResponseHeaders = _responseHeaders;
         _onStarting?.Clear();
@@ -93,14 +94,20 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
         foreach (var (name, values) in ResponseHeaders) ResponseFieldCheck.Check(name, values);
         HasStarted = true;
         CopyHead();
+        // As Kestrel: a header set from now on would never be sent, so setting one throws.
+        _responseHeaders.IsReadOnly = true;
     }
 
-    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken) =>
-        InOrderAsync(async () =>
-        {
-            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            await _response.SendFileAsync(file, offset, count ?? RandomAccess.GetLength(file) - offset);
-        }, cancellationToken).AsTask();
+    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
+    {
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        long length = RandomAccess.GetLength(file);
+        // As Kestrel, before the response starts: a range past the end would be a length stated and never delivered.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, length);
+        ArgumentOutOfRangeException.ThrowIfLessThan(offset, 0);
+        if (count is < 0 || count > length - offset) throw new ArgumentOutOfRangeException(nameof(count), count, $"the file has {length - offset} bytes from {offset}");
+        await InOrderAsync(() => _response.SendFileAsync(file, offset, count ?? length - offset), cancellationToken);
+    }
 
     /// <summary>The end of the app's response: starts it if the app wrote nothing, and hands over what the writer holds.</summary>
     public async Task CompleteAsync()

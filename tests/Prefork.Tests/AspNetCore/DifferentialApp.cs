@@ -93,6 +93,25 @@ internal static class DifferentialApp
             var line = new string('x', 99) + "\n";
             for (int i = 0; i < 1000; i++) await context.Response.WriteAsync(line);
         });
+        // A header set once the response has started: refused, not silently dropped.
+        app.MapGet("/late-header", async (HttpContext context) =>
+        {
+            await context.Response.StartAsync();
+            string outcome;
+            try
+            {
+                context.Response.Headers["X-Late"] = "1";
+                outcome = "accepted";
+            }
+            catch (InvalidOperationException)
+            {
+                outcome = "refused";
+            }
+            await context.Response.WriteAsync($"{outcome}, read-only: {context.Response.Headers.IsReadOnly}");
+        });
+        // A file range that runs past the file's end: refused before anything is sent.
+        app.MapGet("/sendfile-past-end", (HttpContext context, IWebHostEnvironment env) =>
+            context.Response.SendFileAsync(Path.Combine(env.WebRootPath, "site.css"), 40, 100));
         // A first part flushed, then a wait (for the client to leave, in the tests): the part must not wait with it.
         app.MapGet("/drip", async (HttpContext context, string via) =>
         {

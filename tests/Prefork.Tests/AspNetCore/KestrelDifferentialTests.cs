@@ -77,6 +77,8 @@ public sealed class KestrelDifferentialTests(KestrelAndPrefork servers) : IClass
         { "HTTP/1.0 streamed body", "GET /stream HTTP/1.0\r\n\r\n" },
         { "HTTP/1.0 keep-alive", "GET /text HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" },
         { "Connection: close", Get("/text", "Connection: close") },
+        { "a header set after the response started is refused", Get("/late-header") },
+        { "a file range past the file's end is refused before anything is sent", Get("/sendfile-past-end") },
     };
 
     [Theory]
