@@ -15,6 +15,7 @@ public sealed partial class Arbiter
     private readonly MasterConfig _config;
     private readonly Listeners _listeners;
     private readonly PidFile? _pidFile;
+    private List<PosixSignalRegistration>? _signals;
     private readonly IWorkerSpawner _spawner;
     private readonly Func<long> _clock;
     private readonly Dictionary<IWorkerChild, WorkerProcess> _workers = new();
@@ -54,19 +55,24 @@ public sealed partial class Arbiter
 
     private bool Done => _stopping && _workers.Count == 0;
 
-    public async Task<int> RunAsync()
-    {
-        // Handlers only post the signal; the loop decides what it means. Cancel keeps the runtime's default
-        // action (exit) from happening.
-        var signals = HandledSignals
+    /// <summary>
+    /// Catches the signals the loop handles, from now on: those that come before <see cref="RunAsync"/> wait for its
+    /// first turn. Handlers only post the signal; the loop decides what it means. Cancel keeps the runtime's default
+    /// action (exit) from happening.
+    /// </summary>
+    public void CatchSignals() =>
+        _signals ??= HandledSignals
             .Select(s => PosixSignalRegistration.Create(s, c => { c.Cancel = true; _events.Writer.TryWrite(new SignalReceived(c.Signal)); }))
             .ToList();
 
+    public async Task<int> RunAsync()
+    {
+        CatchSignals();
         if (_config.CertificateNotAfter is { } notAfter) NoteCertificate(notAfter);
         // The first turn is a deadline: the first workers are due at once.
         while (!Done) Turn(await NextEventAsync());
 
-        signals.ForEach(s => s.Dispose());
+        _signals!.ForEach(s => s.Dispose());
         Log.Info(_exitCode == 0 ? "Shutting down: master" : $"Shutting down: master (exit code {_exitCode})");
         return _exitCode;
     }

@@ -87,6 +87,7 @@ public static class MasterProgram
     private static async Task<int> ServeAsync(MasterConfig config)
     {
         Listeners listeners;
+        Arbiter arbiter;
         PidFile? pidFile = config.PidFile != null ? new PidFile(config.PidFile) : null;
         using var metrics = new MasterMetrics();
         MetricsEndpoint? metricsEndpoint = null;
@@ -111,6 +112,10 @@ public static class MasterProgram
             if (config.WorkerTemplate.Tls != null)
                 config = config with { WorkerTemplate = config.WorkerTemplate with { TicketKeysFd = SharedTicketKeys.CreateForWorkers() } };
             if (config.MetricsBind != null) metricsEndpoint = MetricsEndpoint.Start(config.MetricsBind, metrics);
+            arbiter = new Arbiter(config, listeners, pidFile) { Metrics = metrics };
+            // The pid file tells the world where to send signals: not before they are caught, or a HUP sent the moment
+            // it appears (a script, a USR2's next step) would take the runtime's default action and kill the master.
+            arbiter.CatchSignals();
             pidFile?.Write();
         }
         catch (Exception e) when (e is ListenException or IOException or UnauthorizedAccessException)
@@ -128,7 +133,7 @@ public static class MasterProgram
             Log.Info($"Using worker class: {config.WorkerTemplate.Class.ToString().ToLowerInvariant()}");
             try
             {
-                return await new Arbiter(config, listeners, pidFile) { Metrics = metrics }.RunAsync();
+                return await arbiter.RunAsync();
             }
             finally
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
@@ -50,6 +51,25 @@ public class LifecycleTests(ITestOutputHelper output)
         await master.WaitForLineAsync(new Regex($"Handling signal: {handling}"), Bound);
         if (signal == Native.SIGHUP) await master.WaitForCountAsync(MasterProcess.ReadyRegex(), 2, Bound);
         else Assert.Equal(0, await master.WaitForExitAsync(Bound));
+    }
+
+    [Theory]
+    [InlineData(Native.SIGHUP, "SIGHUP")]
+    [InlineData(Native.SIGTTIN, "SIGTTIN")]
+    public async Task A_signal_sent_the_moment_the_pid_file_appears_is_handled(int signal, string handling)
+    {
+        var pidFile = Path.Combine(Path.GetTempPath(), $"prefork-early-{Guid.NewGuid():N}.pid");
+        await using var master = await MasterProcess.StartAsync(["--bind", "127.0.0.1:0", "--workers", "1", "--pid", pidFile], output);
+        // As a script does that starts the server and signals it by its pid file: the signal follows the file at once.
+        var appeared = Stopwatch.StartNew();
+        while (!File.Exists(pidFile) && !master.HasExited && appeared.Elapsed < Bound) Thread.SpinWait(100);
+        Assert.True(File.Exists(pidFile), "no pid file");
+        Assert.True(master.Signal(signal));
+        await master.WaitForLineAsync(new Regex($"Handling signal: {handling}"), Bound);
+        Assert.False(master.HasExited, "the master died of the signal");
+        Assert.True(master.Signal(Native.SIGTERM));
+        Assert.Equal(0, await master.WaitForExitAsync(Bound));
+        Assert.False(File.Exists(pidFile));
     }
 
     [Fact]
