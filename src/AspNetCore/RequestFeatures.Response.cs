@@ -28,6 +28,7 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Set once the app's first run is over (or it disabled buffering): a flush sends. Until then one is owed.
     private bool _flushesSend, _flushOwed;
+    private Func<ValueTask>? _sendOrOwe;
 
     public bool HasStarted { get; private set; }
 
@@ -127,8 +128,8 @@ internal partial class RequestFeatures : IHttpResponseFeature, IHttpResponseBody
             await SendOrOweAsync();
         }, cancellationToken);
 
-    /// <summary>The PipeWriter's flush, which ASP.NET Core makes after every write.</summary>
-    public ValueTask FlushAsync(CancellationToken cancellationToken) => InOrderAsync(SendOrOweAsync, cancellationToken);
+    /// <summary>The PipeWriter's flush, which ASP.NET Core makes after every write (its delegate made once, not per flush).</summary>
+    public ValueTask FlushAsync(CancellationToken cancellationToken) => InOrderAsync(_sendOrOwe ??= SendOrOweAsync, cancellationToken);
 
     /// <summary>The stream's flush, which only an app that means it makes: sent now, first run or not.</summary>
     public ValueTask SendAsync(CancellationToken cancellationToken) => InOrderAsync(_response.FlushAsync, cancellationToken);
